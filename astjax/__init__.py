@@ -1,0 +1,11 @@
+"""astjax: JAX's transformations (grad, jvp, vmap, jit) for plain NumPy code, as a
+source-to-source compiler.  Every transformed function is new, readable Python/NumPy source:
+see ``astjax.source(fn)``."""
+from . import rules  # noqa: F401  (fills the rule table)
+from .api import grad, source, value_and_grad, vjp
+from .errors import AstjaxError, DifferentiationError, NoRuleError, SourceError, UnsupportedError
+
+__version__ = "0.1.0"
+
+__all__ = ["grad", "value_and_grad", "vjp", "source", "AstjaxError", "SourceError",
+           "UnsupportedError", "NoRuleError", "DifferentiationError"]

@@ -1,0 +1,175 @@
+"""Reverse-mode API with JAX's names and signatures: ``grad``, ``value_and_grad``, ``vjp``.
+
+Each returns a *generated* Python function (its source in ``astjax.source``), cached per
+(function, transformation, options), so ``grad(grad(f))`` transforms generated source again.
+"""
+import numbers
+
+import numpy as np
+
+from ._syntax import gast, parse
+from .emit import compile_functions
+from .errors import DifferentiationError
+from .normalize import normalize
+from .reverse import reverse_program, sweep_names
+
+_CACHE = {}
+_SOURCES = {}        # id(generated function) -> its full generated source
+
+
+def _argnums_tuple(argnums, nparams, fname):
+    single = isinstance(argnums, numbers.Integral)
+    nums = (argnums,) if single else tuple(argnums)
+    for i in nums:
+        if not -nparams <= i < nparams:
+            raise DifferentiationError(
+                f"argnums {argnums!r} is out of range for {fname}, which takes {nparams} "
+                f"positional parameters")
+    return tuple(i % nparams for i in nums), single
+
+
+def _entry(kind, program, argnums, has_aux):
+    """The generated top-level function of grad / value_and_grad."""
+    core = program.main
+    params = core.params
+    nums, single = _argnums_tuple(argnums, len(params), core.name)
+    fwd, bwd = sweep_names(core.name)
+    taken = set(params)
+
+    def fresh(n):
+        while n in taken:
+            n = "_" + n
+        taken.add(n)
+        return n
+    tape, out, value, aux, g, grads = (fresh(n) for n in
+                                       ("_tape", "out", "value", "aux", "g", "grads"))
+    lines = [f"{tape} = []",
+             *(f"_ax.check_differentiable({params[i]}, {params[i]!r})" for i in nums),
+             f"{out} = {fwd}({', '.join(params + [tape])})"]
+    if has_aux:
+        lines += [f"{value} = {out}[0]", f"{aux} = {out}[1]",
+                  f"{g} = (_ax.seed({value}), 0.0)"]
+    else:
+        lines += [f"{value} = {out}", f"{g} = _ax.seed({value})"]
+    lines.append(f"{grads} = {bwd}({g}, {tape})")
+    results = [f"_ax.finalize({grads}[{i}], {params[i]})" for i in nums]
+    result = results[0] if single else "(" + ", ".join(results) + (",)" if len(results) == 1 else ")")
+    if kind == "value_and_grad":
+        head = f"({value}, {aux})" if has_aux else value
+        result = f"({head}, {result})"
+    elif has_aux:
+        result = f"({result}, {aux})"
+    lines.append(f"return {result}")
+    name = f"{kind}_{core.name}"
+    text = f"def {name}():\n" + "".join(f"    {line}\n" for line in lines)
+    fdef = parse(text).body[0]
+    fdef.args = core.node.args
+    fdef.origin = getattr(core.node, "origin", None)
+    for s in fdef.body:
+        s.origin = fdef.origin
+    fdef.doc = (f"{'Value and g' if kind == 'value_and_grad' else 'G'}radient of {core.name} "
+                f"w.r.t. {', '.join(params[i] for i in nums)}.")
+    return fdef
+
+
+def _build(fn, kind, argnums, has_aux):
+    key = (fn, kind, argnums if not isinstance(argnums, list) else tuple(argnums), has_aux)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    program = normalize(fn, verb="differentiate")
+    units = reverse_program(program, [program.main.params[i] for i in
+                                      _argnums_tuple(argnums, len(program.main.params),
+                                                     program.entry)[0]]
+                            if kind != "vjp" else program.main.params)
+    entry = None
+    if kind in ("grad", "value_and_grad"):
+        entry = _entry(kind, program, argnums, has_aux)
+        units = [(entry, program.main.env)] + units
+    label = f"{kind}({program.entry})"
+    functions, source = compile_functions(units, label)
+    result = functions[entry.name] if entry is not None else functions
+    for f in functions.values():
+        _SOURCES[id(f)] = source
+    if entry is not None:
+        result.__astjax_source__ = source
+        result.__qualname__ = entry.name
+    _CACHE[key] = (result, program)
+    return result, program
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """Gradient of a scalar function, as in ``jax.grad``: a function with ``fun``'s
+    signature returning d fun / d args[argnums] (a tuple when argnums is a tuple)."""
+    _check_callable(fun)
+    return _build(fun, "grad", argnums, has_aux)[0]
+
+
+def value_and_grad(fun, argnums=0, has_aux=False):
+    """``(fun(*args), grad(fun)(*args))`` in one pass, as in ``jax.value_and_grad``."""
+    _check_callable(fun)
+    return _build(fun, "value_and_grad", argnums, has_aux)[0]
+
+
+def vjp(fun, *primals, has_aux=False):
+    """``(fun(*primals), vjp_fn)`` as in ``jax.vjp``; ``vjp_fn(cotangent)`` returns one
+    cotangent per primal and may be called any number of times."""
+    _check_callable(fun)
+    functions, program = _build(fun, "vjp", None, False)
+    fwd, bwd = (functions[n] for n in sweep_names(program.entry))
+    tape = []
+    out = fwd(*primals, tape)
+    mutates = _mutates(program)
+    first = [True]
+
+    def vjp_fn(cotangent):
+        if first[0] or not mutates:
+            taped = list(tape)
+            first[0] = False
+        else:                        # the first reverse sweep restored overwritten items
+            taped = []
+            fwd(*primals, taped)
+        if has_aux:
+            cotangent = (cotangent, 0.0)
+        grads = bwd(cotangent, taped)
+        return tuple(_finalize(d, p) for d, p in zip(grads, primals))
+    vjp_fn.__astjax_source__ = _SOURCES[id(fwd)]
+    if has_aux:
+        return out[0], vjp_fn, out[1]
+    return out, vjp_fn
+
+
+def _finalize(d, p):
+    from .runtime import finalize
+    return finalize(d, p)
+
+
+def _mutates(program):
+    for core in program.functions.values():
+        for node in gast.walk(core.node):
+            if isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store):
+                return True
+            if isinstance(node, gast.Attribute) and node.attr in ("append", "pop"):
+                return True
+    return False
+
+
+def _check_callable(fun):
+    if not callable(fun):
+        raise TypeError(f"expected a function, got {type(fun).__name__}")
+
+
+def source(fn, stage="python"):
+    """The generated source of a function astjax made (``grad(f)``, ``vmap(f)``, ``jit(f)``),
+    or the core form of a plain function (``stage="core"``)."""
+    text = getattr(fn, "__astjax_source__", None)
+    if stage in ("python", None) and text is not None:
+        return text
+    getter = getattr(fn, "__astjax_stage__", None)
+    if getter is not None:
+        return getter(stage)
+    if stage in ("core", "python"):
+        program = normalize(fn)
+        from .emit import render
+        return "\n\n".join(render(c.node) for c in program.functions.values())
+    raise ValueError(f"no {stage!r} stage for {getattr(fn, '__name__', fn)}")

@@ -1,0 +1,692 @@
+"""Reverse mode: a core function ``f`` -> a forward sweep ``f_fwd`` and a reverse sweep ``f_bwd``.
+
+Before (core form, see normalize.py)::
+
+    def f(x):
+        exp1 = np.exp(x)
+        s = np.sum(exp1)
+        return s
+
+After::
+
+    def f_fwd(x, _tape):
+        exp1 = np.exp(x)
+        s = np.sum(exp1)
+        _tape.append((exp1, x))
+        return s
+
+    def f_bwd(g, _tape):
+        exp1, x = _tape.pop()
+        d_s = g
+        d_exp1 = _ax.expand_reduced(d_s, exp1, None, False)
+        d_x = d_exp1 * exp1
+        return (d_x,)
+
+The invariant (Tangent's): when the reverse sweep reaches a statement, every primal variable
+holds the value it had right after that statement ran.  The forward sweep pushes onto
+``_tape`` the old value of each variable a later statement overwrites (only those the reverse
+sweep reads), the trip count of each loop, and finally the values the reverse sweep needs;
+the reverse sweep pops them in the opposite order.  ``if``s reverse into ``if``s on the same
+test, loops into loops over the recorded trip count (a plain ``for i in range(n)`` simply runs
+backwards), helper calls into calls of the helper's own sweeps, item writes restore the
+overwritten item.  Adjoints are named ``d_<variable>``; rules come from ``rules.py``.
+"""
+import copy
+
+from . import primitives
+from ._syntax import assign, call, const, gast, name, parse_expr
+from .errors import DifferentiationError, NoRuleError, UnsupportedError
+from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
+
+TAPE = "_tape"
+
+
+def reverse_program(program, wrt_entry):
+    """Forward and reverse sweeps for every function of a core program.  ``wrt_entry`` lists
+    the entry parameters to differentiate.  Returns [(fdef, env)] units for emit.compile_functions:
+    the plain core function of each helper (for calls that carry no derivative) and
+    ``<name>_fwd``/``<name>_bwd`` of every function."""
+    units = []
+    for fname, core in program.functions.items():
+        wrt = wrt_entry if fname == program.entry else core.params
+        fwd, bwd = _FunctionReverse(core, wrt, program).build()
+        units += [(fwd, core.env), (bwd, core.env)]
+        if fname != program.entry:
+            units.append((core.node, core.env))
+    return units
+
+
+def sweep_names(fname):
+    return f"{fname}_fwd", f"{fname}_bwd"
+
+
+class _FunctionReverse:
+    def __init__(self, core, wrt, program):
+        self.core = core
+        self.wrt = list(wrt)
+        self.helpers = core.helpers
+        fdef = core.node
+        self.fdef = fdef
+        names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+        self.fresh = _Namer(names | set(core.env) | {"np", "math", "_ax", TAPE})
+        self.g = self.fresh.exact("g")
+        self.adj_names = {}
+        self.params = core.params
+        self._count_assignments()
+        self._activity()
+        self.containers = self._containers()
+        self.owned = self._owned()
+        self.defined = set()         # adjoints written at top level so far (reverse order)
+        self.touched = set()
+        self.needs_init = set()
+        self.depth = 0
+        self.loop_vars = {}          # For node -> how its variable is recovered
+
+    # -- analyses -------------------------------------------------------------------------------
+    def _count_assignments(self):
+        counts = {p: 1 for p in self.params}
+        in_loop = set()
+
+        def visit(stmts, loop):
+            for s in stmts:
+                for t in _assigned(s):
+                    counts[t] = counts.get(t, 0) + 1
+                    if loop:
+                        in_loop.add(t)
+                if isinstance(s, gast.If):
+                    visit(s.body, loop)
+                    visit(s.orelse, loop)
+                elif isinstance(s, (gast.For, gast.While)):
+                    visit(s.body, True)
+        visit(self.fdef.body, False)
+        self.assigned = set(counts)
+        # the first top-level assignment of a variable overwrites nothing: no push, no restore
+        self.first_site = set()
+        seen = set(self.params)
+        for s in self.fdef.body:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    s.targets[0].id not in seen:
+                self.first_site.add(id(s))
+            for x in _walk_stmts([s]):
+                seen.update(_assigned(x))
+        self.reassigned = {t for t, c in counts.items() if c > 1} | in_loop
+
+    def _activity(self):
+        active = set(self.wrt)
+        changed = True
+        while changed:
+            changed = False
+            for s in _walk_stmts(self.fdef.body):
+                new = set()
+                if isinstance(s, gast.Assign):
+                    target = s.targets[0]
+                    reads = _names(s.value)
+                    if isinstance(target, gast.Name):
+                        if reads & active and self._differentiable(s.value):
+                            new.add(target.id)
+                    elif isinstance(target, gast.Subscript) and reads & active:
+                        new.add(target.value.id)
+                elif isinstance(s, gast.Expr) and _is_append(s):
+                    if _names(s.value.args[0]) & active:
+                        new.add(s.value.func.value.id)
+                if not new <= active:
+                    active |= new
+                    changed = True
+        self.active = active
+
+    def _differentiable(self, op):
+        key = prim_key(op, self.helpers)
+        if key in ("helper", "copy", "getitem", "tuple", "list", "list.pop"):
+            return True
+        if key == "const":
+            return False
+        prim = primitives.lookup(key)
+        return prim is None or not prim.nondiff
+
+    def _containers(self):
+        out = set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    isinstance(s.value, (gast.List, gast.Tuple)):
+                out.add(s.targets[0].id)
+            if isinstance(s, gast.Expr) and _is_append(s):
+                out.add(s.value.func.value.id)
+        return out
+
+    def _owned(self):
+        """Variables whose adjoint is updated in place (indexed reads and item writes): their
+        adjoint must never alias another array, so it always starts as 0.0."""
+        out = set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Assign):
+                t = s.targets[0]
+                if isinstance(t, gast.Subscript):
+                    out.add(t.value.id)
+                if isinstance(s.value, gast.Subscript) and isinstance(s.value.value, gast.Name):
+                    out.add(s.value.value.id)
+        return out | self.containers
+
+    # -- names ------------------------------------------------------------------------------------
+    def adj(self, var):
+        if var not in self.adj_names:
+            self.adj_names[var] = self.fresh.exact(f"d_{var}")
+        return self.adj_names[var]
+
+    def is_active(self, atom):
+        return isinstance(atom, gast.Name) and atom.id in self.active
+
+    # -- build ----------------------------------------------------------------------------------
+    def build(self):
+        fname = self.core.name
+        fwd_name, bwd_name = sweep_names(fname)
+        self.restores = []
+        rev = self.rev_block(self.fdef.body)
+        # what the reverse sweep reads of the primal state
+        primal = self.assigned | set(self.params)
+        reads = set()
+        for s in _walk_stmts(rev):
+            if getattr(s, "restore_of", None):
+                continue
+            reads |= {n.id for n in _walk_exprs(s) if isinstance(n, gast.Name)
+                      and isinstance(n.ctx, gast.Load)}
+        self.needed = reads & primal
+        rev = _drop_restores(rev, self.needed)
+        fwd = self.fwd_block(self.fdef.body)
+        snapshot = sorted(self.needed)
+        # forward sweep
+        init = [v for v in sorted(self.needed) if v not in self.params and not
+                _first_assigned_at_top(self.fdef.body, v)]
+        fwd_body = [_stmt(assign(v, const(None)), self.fdef) for v in init] + fwd
+        ret = fwd_body.pop()
+        assert isinstance(ret, gast.Return)
+        fwd_body.append(_stmt(_push(gast.Tuple(elts=[name(v) for v in snapshot], ctx=gast.Load())),
+                              ret))
+        fwd_body.append(ret)
+        args = copy.deepcopy(self.fdef.args)
+        args.args.append(name(TAPE, gast.Param()))
+        args.defaults = []
+        fwd_def = _fdef(fwd_name, args, fwd_body, self.fdef)
+        fwd_def.doc = f"Forward sweep of {fname}: its result, recording on _tape what {bwd_name} needs."
+        # reverse sweep
+        head = []
+        if snapshot:
+            target = gast.Tuple(elts=[name(v, gast.Store()) for v in snapshot], ctx=gast.Store())
+            head.append(_stmt(gast.Assign(targets=[target], value=_pop(), type_comment=None),
+                              self.fdef))
+        inits = [_stmt(assign(a, const(0.0)), self.fdef) for a in sorted(self.needs_init)]
+        grads = [name(self.adj(p)) if p in self.active else const(0.0) for p in self.params]
+        back = _stmt(gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load())), self.fdef)
+        for p in self.params:
+            if p in self.active and self.adj(p) not in self.defined and \
+                    self.adj(p) not in self.needs_init:
+                inits.append(_stmt(assign(self.adj(p), const(0.0)), self.fdef))
+        bwd_args = gast.arguments(args=[name(self.g, gast.Param()), name(TAPE, gast.Param())],
+                                  posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                                  kwarg=None, defaults=[])
+        bwd_def = _fdef(bwd_name, bwd_args, head + inits + rev + [back], self.fdef)
+        bwd_def.doc = (f"Reverse sweep of {fname}: cotangents of ({', '.join(self.params)}) "
+                       f"from the cotangent {self.g} of its result.")
+        return fwd_def, bwd_def
+
+    # -- forward sweep ----------------------------------------------------------------------------
+    def fwd_block(self, stmts):
+        out = []
+        for s in stmts:
+            out += self.fwd_stmt(s)
+        return out
+
+    def fwd_stmt(self, s):
+        push = []
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            if isinstance(target, gast.Name):
+                if target.id in self.needed and target.id in self.reassigned and \
+                        id(s) not in self.first_site:
+                    push = [_stmt(_push(name(target.id)), s)]
+                value = s.value
+                if prim_key(value, self.helpers) == "helper" and self._call_active(value):
+                    value = call(sweep_names(dotted_path(value.func))[0],
+                                 list(value.args) + [name(TAPE)])
+                return push + [_stmt(assign(target.id, value), s)]
+            if target.value.id in self.needed:
+                old = gast.Subscript(value=name(target.value.id), slice=target.slice,
+                                     ctx=gast.Load())
+                push = [_stmt(_push(call("_ax.copy_value", [old])), s)]
+            return push + [s]
+        if isinstance(s, gast.Expr) and _is_append(s):
+            return [s]
+        if isinstance(s, gast.If):
+            node = gast.If(test=s.test, body=self.fwd_block(s.body),
+                           orelse=self.fwd_block(s.orelse))
+            return [_stmt(node, s)]
+        if isinstance(s, (gast.For, gast.While)):
+            plan = self.loop_vars[id(s)]
+            body = self.fwd_block(s.body)
+            if plan["counter"] is None:
+                return [_stmt(_replace_body(s, body), s)]
+            counter = plan["counter"]
+            head = [_stmt(assign(counter, gast.BinOp(left=name(counter), op=gast.Add(),
+                                                     right=const(1))), s)]
+            if plan.get("push_var") and s.target.id in self.needed:
+                head.append(_stmt(_push(name(s.target.id)), s))
+            loop = _replace_body(s, head + body)
+            return [_stmt(assign(counter, const(0)), s), _stmt(loop, s),
+                    _stmt(_push(name(counter)), s)]
+        return [s]
+
+    def _call_active(self, op):
+        return any(self.is_active(a) for a in op.args)
+
+    # -- reverse sweep ----------------------------------------------------------------------------
+    def rev_block(self, stmts):
+        out = []
+        for s in reversed(stmts):
+            out += self.rev_stmt(s)
+        return out
+
+    def rev_stmt(self, s):
+        if isinstance(s, gast.Return):
+            return self.accumulate(s.value, name(self.g), s) if self.is_active(s.value) else []
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            if isinstance(target, gast.Name):
+                return self.rev_assign(s, target.id, s.value)
+            return self.rev_setitem(s, target)
+        if isinstance(s, gast.Expr):
+            if _is_append(s):
+                return self.rev_append(s)
+            return []
+        if isinstance(s, gast.If):
+            self.depth += 1
+            body = self.rev_block(s.body) or [gast.Pass()]
+            orelse = self.rev_block(s.orelse)
+            self.depth -= 1
+            return [_stmt(gast.If(test=s.test, body=body, orelse=orelse), s)]
+        if isinstance(s, (gast.For, gast.While)):
+            return self.rev_loop(s)
+        if isinstance(s, (gast.Pass, gast.Break)):
+            return []
+        raise UnsupportedError(f"cannot differentiate through {type(s).__name__}",
+                               where=_where(s))
+
+    def rev_assign(self, s, t, op):
+        out = []
+        restore = t in self.reassigned and id(s) not in self.first_site
+        if t not in self.active:
+            return [_restore(t, s)] if restore else []
+        key = prim_key(op, self.helpers)
+        d_t = self.adj(t)
+        if key == "const":
+            out = [_stmt(assign(d_t, const(0.0)), s)] if t in self.reassigned else []
+            if self.depth == 0 and out:
+                self.defined.add(d_t)
+            return out + ([_restore(t, s)] if restore else [])
+        if t in self.reassigned:
+            g = name(self.fresh(f"g_{t}_"))
+            out.append(_stmt(assign(g.id, self.read_adj(t)), s))
+            out.append(_stmt(assign(d_t, const(0.0)), s))
+            if self.depth == 0:
+                self.defined.add(d_t)
+        else:
+            g = self.read_adj(t)
+        reads = _names(op)
+        ans = name(t)
+        if t in reads:              # x = f(x): the operand is the value before, so restore first
+            if self._uses_ans(key):
+                ans = name(self.fresh(f"{t}_out"))
+                out.append(_stmt(assign(ans.id, name(t)), s))
+            if restore:
+                out.append(_restore(t, s))
+        if key == "helper":
+            out += self.rev_helper(s, op, g)
+        else:
+            out += self.rev_prim(s, key, op, g, ans)
+        if restore and t not in reads:
+            out.append(_restore(t, s))
+        return out
+
+    def _uses_ans(self, key):
+        prim = primitives.lookup(key)
+        return prim is not None and any("ans" in t for t in prim.vjp.values()) or key == "list.pop"
+
+    def read_adj(self, var):
+        d = self.adj(var)
+        if d not in self.defined:
+            self.needs_init.add(d)
+        return name(d)
+
+    def rev_prim(self, s, key, op, g, ans):
+        if key == "copy":
+            return self.accumulate(op, g, s)
+        if key == "const":
+            return []
+        if key == "getitem":
+            container = op.value
+            if not self.is_active(container):
+                return []
+            index = _index_expr(op.slice)
+            d = self.adj(container.id)
+            self.touch(d, init=True)
+            value = call("_ax.add_to", [name(d), container, index, g])
+            return self._normalized_assign(d, value, s)
+        if key == "list.pop":
+            lst = op.func.value
+            d = self.adj(lst.id)
+            self.touch(d, init=True)
+            size = call("len", [lst])
+            return ([_stmt(gast.Expr(value=call(gast.Attribute(value=name(lst.id), attr="append",
+                                                               ctx=gast.Load()), [ans])), s)]
+                    + self._normalized_assign(d, call("_ax.seq_push", [name(d), g, size]), s))
+        prim = primitives.lookup(key)
+        if prim is None:
+            raise NoRuleError(f"no differentiation rule for {key}", where=_where(s),
+                              construct=_text(s))
+        if prim.nondiff:
+            return []
+        try:
+            bound = bind(prim, op)
+        except TypeError as exc:
+            raise UnsupportedError(str(exc), where=_where(s), construct=_text(s)) from None
+        out = []
+        for param, template in prim.vjp.items():
+            atoms = bound[param]
+            items = list(enumerate(atoms)) if isinstance(atoms, list) else [(None, atoms)]
+            for i, atom in items:
+                if not self.is_active(atom):
+                    continue
+                subst = {p: (_as_expr(v) if not isinstance(v, list) else
+                             gast.List(elts=list(v), ctx=gast.Load()))
+                         for p, v in bound.items()}
+                subst.update(g=g, ans=ans)
+                if i is not None:
+                    subst["i"] = const(i)
+                expr = _instantiate(template, subst)
+                out += self.accumulate(atom, expr, s)
+        if not prim.vjp and any(self.is_active(a) for a in _flat(bound.values())):
+            raise NoRuleError(f"{key} has no differentiation rule", where=_where(s),
+                              construct=_text(s))
+        return out
+
+    def rev_helper(self, s, op, g):
+        callee = dotted_path(op.func)
+        bwd = sweep_names(callee)[1]
+        if not self._call_active(op):
+            return []
+        grads = name(self.fresh(f"d_{callee}_args"))
+        out = [_stmt(assign(grads.id, call(bwd, [g, name(TAPE)])), s)]
+        for i, atom in enumerate(op.args):
+            if self.is_active(atom):
+                item = gast.Subscript(value=grads, slice=const(i), ctx=gast.Load())
+                out += self.accumulate(atom, item, s)
+        return out
+
+    def rev_setitem(self, s, target):
+        x = target.value.id
+        out = []
+        d = self.adj(x)
+        value = s.value
+        if x in self.active:
+            self.touch(d, init=True)
+            slot = name(self.fresh(f"g_{x}_item"))
+            index = _index_expr(target.slice)
+            unpack = gast.Tuple(elts=[name(slot.id, gast.Store()), name(d, gast.Store())],
+                                ctx=gast.Store())
+            out.append(_stmt(gast.Assign(targets=[unpack], value=call(
+                "_ax.take_slot", [name(d), index]), type_comment=None), s))
+        restore = gast.Assign(targets=[copy.deepcopy(target)], value=_pop(), type_comment=None)
+        restore.restore_of = x
+        out.append(_stmt(restore, s))
+        if x in self.active and self.is_active(value):
+            out += self.accumulate(value, call("_ax.unbroadcast", [slot, value]), s)
+        return out
+
+    def rev_append(self, s):
+        lst = s.value.func.value.id
+        item = s.value.args[0]
+        out = []
+        pop = gast.Expr(value=call(gast.Attribute(value=name(lst), attr="pop", ctx=gast.Load())))
+        pop.restore_of = lst
+        if lst in self.active and self.is_active(item):
+            d = self.adj(lst)
+            self.touch(d, init=True)
+            slot = name(self.fresh(f"g_{lst}_item"))
+            unpack = gast.Tuple(elts=[name(slot.id, gast.Store()), name(d, gast.Store())],
+                                ctx=gast.Store())
+            out.append(_stmt(gast.Assign(targets=[unpack], value=call("_ax.seq_pop", [name(d)]),
+                                         type_comment=None), s))
+            out.append(_stmt(pop, s))
+            out += self.accumulate(item, slot, s)
+        else:
+            out.append(_stmt(pop, s))
+        return out
+
+    def rev_loop(self, s):
+        plan = {"counter": None}
+        self.loop_vars[id(s)] = plan
+        self.depth += 1
+        body = self.rev_block(s.body)
+        self.depth -= 1
+        if isinstance(s, gast.For) and self._runs_backwards(s):
+            out = []
+            bounds = s.iter.args
+            start, stop = (bounds[0], bounds[1]) if len(bounds) == 2 else (const(0), bounds[0])
+            norm = ExprNormalizer(self.fresh, getattr(s, "origin", None))
+
+            def minus_one(b):
+                if isinstance(b, gast.Constant) and isinstance(b.value, int):
+                    return const(b.value - 1)
+                return norm.atom(gast.BinOp(left=b, op=gast.Sub(), right=const(1)), out)
+            last, before = minus_one(stop), minus_one(start)
+            out = [_stmt(x, s) for x in out]
+            rng = call("range", [last, before, const(-1)])
+            loop = gast.For(target=copy.deepcopy(s.target), iter=rng, body=body or [gast.Pass()],
+                            orelse=[], type_comment=None)
+            return out + [_stmt(loop, s)]
+        counter = self.fresh("iters")
+        plan["counter"] = counter
+        head = []
+        if isinstance(s, gast.For):
+            plan["push_var"] = True
+            restore = assign(s.target.id, _pop())
+            restore.restore_of = s.target.id
+            head.append(_stmt(restore, s))
+        loop = gast.For(target=name(self.fresh("_"), gast.Store()),
+                        iter=call("range", [name(counter)]), body=head + body or [gast.Pass()],
+                        orelse=[], type_comment=None)
+        return [_stmt(assign(counter, _pop()), s), _stmt(loop, s)]
+
+    def _runs_backwards(self, s):
+        bounds = s.iter.args
+        if len(bounds) > 2:
+            return False
+        inner = {t for b in _walk_stmts(s.body) for t in _assigned(b)}
+        if s.target.id in inner or any(isinstance(n, gast.Break) for n in _walk_stmts(s.body)):
+            return False
+        return not any(isinstance(b, gast.Name) and b.id in inner for b in bounds)
+
+    # -- accumulation ---------------------------------------------------------------------------
+    def touch(self, d, init=False):
+        if d not in self.defined:
+            self.needs_init.add(d)
+        self.touched.add(d)
+
+    def accumulate(self, atom, contribution, s):
+        """``d_atom += contribution`` (normalized; the first top-level write just assigns)."""
+        if not self.is_active(atom):
+            return []
+        var = atom.id
+        d = self.adj(var)
+        first = (self.depth == 0 and d not in self.touched and var not in self.owned)
+        self.touched.add(d)
+        if first:
+            self.defined.add(d)
+            return self._normalized_assign(d, contribution, s)
+        if d not in self.defined:
+            self.needs_init.add(d)
+        if var in self.containers:
+            total = call("_ax.seq_acc", [name(d), contribution])
+        else:
+            total = gast.BinOp(left=name(d), op=gast.Add(), right=contribution)
+        return self._normalized_assign(d, total, s)
+
+    def _normalized_assign(self, target, expr, s):
+        out = []
+        norm = ExprNormalizer(self.fresh, getattr(s, "origin", None), verb="differentiate")
+        op = norm.op(expr, out)
+        out.append(assign(target, op))
+        return [_stmt(x, s) for x in out]
+
+
+# ---- small helpers ----------------------------------------------------------------------------
+
+_TEMPLATES = {}
+
+
+def _instantiate(template, subst):
+    if template not in _TEMPLATES:
+        _TEMPLATES[template] = parse_expr(template)
+    expr = copy.deepcopy(_TEMPLATES[template])
+
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in subst and isinstance(node.ctx, gast.Load):
+                return copy.deepcopy(subst[node.id])
+            return node
+    return Sub().visit(expr)
+
+
+def _as_expr(v):
+    if isinstance(v, (gast.Slice, gast.Tuple)) and _has_slice(v):
+        return _index_expr(v)
+    return v
+
+
+def _has_slice(v):
+    return any(isinstance(n, gast.Slice) for n in gast.walk(v))
+
+
+def _index_expr(index):
+    """An index as a value: ``1:n`` -> ``slice(1, n, None)``, tuples element-wise."""
+    if isinstance(index, gast.Slice):
+        return call("slice", [copy.deepcopy(p) if p is not None else const(None)
+                              for p in (index.lower, index.upper, index.step)])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_index_expr(e) for e in index.elts], ctx=gast.Load())
+    return copy.deepcopy(index)
+
+
+def _flat(values):
+    for v in values:
+        if isinstance(v, list):
+            yield from v
+        else:
+            yield v
+
+
+def _names(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+def _assigned(s):
+    if isinstance(s, gast.Assign):
+        t = s.targets[0]
+        if isinstance(t, gast.Name):
+            return [t.id]
+        if isinstance(t, gast.Tuple):
+            return [e.id for e in t.elts if isinstance(e, gast.Name)]
+    if isinstance(s, gast.For):
+        return [s.target.id]
+    return []
+
+
+def _walk_stmts(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, gast.If):
+            yield from _walk_stmts(s.body)
+            yield from _walk_stmts(s.orelse)
+        elif isinstance(s, (gast.For, gast.While)):
+            yield from _walk_stmts(s.body)
+
+
+def _walk_exprs(s):
+    """Expression nodes of one statement (not of nested statements)."""
+    if isinstance(s, (gast.If, gast.While)):
+        return gast.walk(s.test)
+    if isinstance(s, gast.For):
+        return gast.walk(s.iter)
+    return gast.walk(s)
+
+
+def _first_assigned_at_top(body, var):
+    for s in body:
+        if var in _assigned(s) and isinstance(s, gast.Assign):
+            return True
+        if any(var in _assigned(x) for x in _walk_stmts([s])):
+            return False
+    return False
+
+
+def _is_append(s):
+    v = s.value
+    return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+        v.func.attr == "append" and isinstance(v.func.value, gast.Name)
+
+
+def _push(value):
+    return gast.Expr(value=call(gast.Attribute(value=name(TAPE), attr="append", ctx=gast.Load()),
+                                [value]))
+
+
+def _pop():
+    return call(gast.Attribute(value=name(TAPE), attr="pop", ctx=gast.Load()))
+
+
+def _restore(var, s):
+    node = assign(var, _pop())
+    node.restore_of = var
+    return _stmt(node, s)
+
+
+def _drop_restores(stmts, needed):
+    out = []
+    for s in stmts:
+        var = getattr(s, "restore_of", None)
+        if var is not None and var not in needed:
+            continue
+        if isinstance(s, gast.If):
+            s.body = _drop_restores(s.body, needed) or [gast.Pass()]
+            s.orelse = _drop_restores(s.orelse, needed)
+        elif isinstance(s, (gast.For, gast.While)):
+            s.body = _drop_restores(s.body, needed) or [gast.Pass()]
+        out.append(s)
+    return out
+
+
+def _replace_body(loop, body):
+    new = copy.copy(loop)
+    new.body = body or [gast.Pass()]
+    return new
+
+
+def _stmt(node, like):
+    node.origin = getattr(like, "origin", None)
+    return node
+
+
+def _fdef(fname, args, body, like):
+    node = gast.FunctionDef(name=fname, args=args, body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
+    node.origin = getattr(like, "origin", None)
+    return node
+
+
+def _where(node):
+    origin = getattr(node, "origin", None)
+    return (origin.filename, origin.lineno) if origin else None
+
+
+def _text(node):
+    origin = getattr(node, "origin", None)
+    return origin.text if origin else None

@@ -1,0 +1,26 @@
+"""Errors raised by the build and cache layer of `jit`.
+
+`BuildError` means one extension could not be built (the Cython or C compiler rejected
+the generated code); `CompilerUnavailable` means no extension can be built here at all (no
+C compiler, a compiler that cannot build even a trivial extension, or missing Python
+headers). Both name a log file holding the full compiler output, and `jit` answers both by
+running the NumPy version of the function.
+"""
+from astjax.errors import AstjaxError
+
+
+class BuildError(AstjaxError):
+    """Cython or the C compiler failed on one generated module.
+
+    `log_path` is the file holding the complete compiler output.
+    """
+
+    def __init__(self, message, log_path=None):
+        if log_path is not None:
+            message = f"{message}\n  full compiler log: {log_path}"
+        super().__init__(message)
+        self.log_path = None if log_path is None else str(log_path)
+
+
+class CompilerUnavailable(BuildError):
+    """No working C compiler (or no Python headers): nothing can be compiled here."""
