@@ -325,11 +325,35 @@ class _Normalizer:
             out += self.block(body)
             if not out or not isinstance(out[-1], gast.Return):
                 out.append(self.stmt(gast.Return(value=const(None))))
+        out = self._freeze_tests(out)
         fdef = gast.FunctionDef(name=self.gen_name, args=args, body=out, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
         fdef.origin = getattr(node, "origin", None)
         return CoreFunction(name=self.gen_name, node=fdef, fn=self.fn,
                             filename=self.parsed.filename, env=self.env, helpers=self.helpers)
+
+    def _freeze_tests(self, stmts):
+        """An ``if`` whose test variable is reassigned inside the ``if`` (a flag guard, a
+        short-circuit ``and``) tests a copy instead, so the test names one value throughout:
+        transforms replay the same branch later (reverse) or turn it into a mask (vmap)."""
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.If):
+                s.body = self._freeze_tests(s.body)
+                s.orelse = self._freeze_tests(s.orelse)
+                tested = {n.id for n in gast.walk(s.test) if isinstance(n, gast.Name)}
+                inner = {n.id for b in (s.body, s.orelse) for x in b for n in gast.walk(x)
+                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                if tested & inner:
+                    cond = self.fresh("cond")
+                    copy_ = assign(cond, s.test)
+                    copy_.origin = getattr(s, "origin", None)
+                    out.append(copy_)
+                    s.test = name(cond)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = self._freeze_tests(s.body)
+            out.append(s)
+        return out
 
     def _has_early_return(self, body):
         rets = [n for s in body for n in gast.walk(s) if isinstance(n, gast.Return)]
@@ -821,7 +845,7 @@ class _Normalizer:
         if isinstance(func, gast.Attribute):
             path = self.static_path(func)
             if path is not None:
-                return ("prim", primitives.ALIASES.get(path, path))
+                return ("prim", path)
             value = self.static_value(func)
             if value is not _NOVALUE:
                 return self.classify(value, func)
@@ -838,7 +862,7 @@ class _Normalizer:
     def classify(self, value, where):
         key = primitives.canonical_name(value)
         if key is not None:
-            return ("prim", primitives.ALIASES.get(key, key))
+            return ("prim", key)
         transformed = getattr(value, "__astjax_function__", None)
         if transformed is not None:
             return ("helper", transformed)

@@ -268,7 +268,12 @@ class _FunctionReverse:
             head = [_stmt(assign(counter, gast.BinOp(left=name(counter), op=gast.Add(),
                                                      right=const(1))), s)]
             if plan.get("push_var") and s.target.id in self.needed:
-                head.append(_stmt(_push(name(s.target.id)), s))
+                # the loop variable's value, last thing recorded in each iteration
+                exits = 0
+                while exits < len(body) and _is_exit(body[len(body) - 1 - exits]):
+                    exits += 1
+                cut = len(body) - exits
+                body = body[:cut] + [_stmt(_push(name(s.target.id)), s)] + body[cut:]
             loop = _replace_body(s, head + body)
             return [_stmt(assign(counter, const(0)), s), _stmt(loop, s),
                     _stmt(_push(name(counter)), s)]
@@ -298,10 +303,12 @@ class _FunctionReverse:
             return []
         if isinstance(s, gast.If):
             self.depth += 1
-            body = self.rev_block(s.body) or [gast.Pass()]
+            body = self.rev_block(s.body)
             orelse = self.rev_block(s.orelse)
             self.depth -= 1
-            return [_stmt(gast.If(test=s.test, body=body, orelse=orelse), s)]
+            if not body and not orelse:
+                return []
+            return [_stmt(gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse), s)]
         if isinstance(s, (gast.For, gast.While)):
             return self.rev_loop(s)
         if isinstance(s, (gast.Pass, gast.Break)):
@@ -626,6 +633,10 @@ def _first_assigned_at_top(body, var):
         if any(var in _assigned(x) for x in _walk_stmts([s])):
             return False
     return False
+
+
+def _is_exit(s):
+    return isinstance(s, gast.If) and len(s.body) == 1 and isinstance(s.body[0], gast.Break)
 
 
 def _is_append(s):

@@ -104,8 +104,8 @@ defprim("float", "x", vjp={"x": "g"})
 defprim("np.float64", "x", vjp={"x": "g"})
 defprim("np.float32", "x", vjp={"x": "_ax.cast_like(g, np.float32(x))"})
 defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(g, x)"})
-defprim("np.asarray", "x, dtype=None", vjp={"x": "_ax.cast_like(g, x)"})
-defprim("np.array", "x, dtype=None", vjp={"x": "_ax.cast_like(g, x)"})
+defprim("np.asarray", "x, dtype=None", vjp={"x": "_ax.array_vjp(g, x)"})
+defprim("np.array", "x, dtype=None", vjp={"x": "_ax.array_vjp(g, x)"})
 defprim("np.copy", vjp={"x": "g"})
 
 # ---- reductions --------------------------------------------------------------------------------
@@ -154,6 +154,7 @@ defprim("_ax.expand_reduced", "v, x, axis=None, keepdims=False",
         vjp={"v": "np.sum(g, axis=axis, keepdims=keepdims)"})
 defprim("_ax.reshape_like", "v, x", vjp={"v": "_ax.reshape_like(g, v)"})
 defprim("_ax.cast_like", "v, x", vjp={"v": "_ax.cast_like(g, v)"})
+defprim("_ax.array_vjp", "v, x", vjp={"v": "np.array(g)"})
 defprim("_ax.reduced_count", "x, axis=None", nondiff=True)
 defprim("_ax.transpose_axes", "axes, ndim", nondiff=True)
 defprim("_ax.copy_value", "x", vjp={"x": "g"})

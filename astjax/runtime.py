@@ -70,6 +70,14 @@ def cast_like(g, x):
     return g
 
 
+def array_vjp(g, x):
+    """Adjoint of ``np.array(x)``: a list/tuple ``x`` gets a list of cotangents."""
+    if isinstance(x, (list, tuple)):
+        g = np.broadcast_to(g, np.shape(np.asarray(x)))
+        return [array_vjp(g[i], item) for i, item in enumerate(x)]
+    return cast_like(g, x)
+
+
 def finalize(d, x):
     """The gradient w.r.t. an input ``x``: x's shape and dtype (a Python float gives a float)."""
     if isinstance(x, (float, int)) and not isinstance(x, bool):

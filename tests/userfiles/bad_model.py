@@ -1,0 +1,31 @@
+"""Functions astjax must refuse, with errors that point here."""
+import numpy as np
+import scipy.special
+
+
+def uses_yield(x):
+    y = x * 2.0
+    yield y
+
+
+def uses_try(x):
+    try:
+        return x * 2.0
+    except ValueError:
+        return x
+
+
+def uses_scipy(x):
+    return np.sum(scipy.special.expit(x))
+
+
+def uses_fft(x):
+    return np.sum(np.abs(np.fft.fft(x)))
+
+
+def vector_out(x):
+    return x * 2.0
+
+
+def undefined_name(x):
+    return x * not_defined_anywhere  # noqa: F821
