@@ -8,6 +8,8 @@ from numpy import exp as np_exp_alias
 
 import numpy
 
+from userfiles import physics
+
 rng = np.random.default_rng(0)
 W = rng.standard_normal((3, 4))
 SCALE = 1.5
@@ -294,6 +296,18 @@ f_method = Model.loss
 f_lambda = lambda x: np.sum(np.cos(x) ** 2)  # noqa: E731
 
 
+def f_cross_module(x):
+    return physics.energy(x, x * 0.5) + physics.potential(np.sum(x), mass=3.0)
+
+
+def f_setitem_2d(x):
+    out = np.zeros((4, 3))
+    out[:, 0] += x
+    out[1, :] = x[:3] * 2.0
+    out[2:, 1:] *= 3.0
+    return np.sum(out * out)
+
+
 def f_two_args(x, y): return np.sum(x * y + y ** 2)
 
 
@@ -322,5 +336,5 @@ CORPUS = [
     (f_list_append, vec()), (f_list_comp, vec()),
     (f_helper, vec()), (f_helper_kw, vec()), (f_recursion, vec()), (f_math, scalar()),
     (f_python_float, scalar()), (f_closure, vec()), (f_method, lambda: (None, np.arange(3.0))),
-    (f_lambda, vec()), (f_two_args, lambda: (np.arange(3.0), np.ones(3) * 0.5)),
+    (f_lambda, vec()), (f_cross_module, vec()), (f_setitem_2d, vec()), (f_two_args, lambda: (np.arange(3.0), np.ones(3) * 0.5)),
 ]
