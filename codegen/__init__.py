@@ -7,8 +7,6 @@ Layers, each depending only on those above it:
 - cache.py       on-disk cache of built modules, safe across processes
 - background.py  build in a thread while the caller runs NumPy
 """
-__version__ = "0.1.0"      # astjax's version (setup.py); part of every cache key
-
 from .background import build_in_background
 from .build import BuildFlags, build_module
 from .cache import load_or_build

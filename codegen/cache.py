@@ -75,12 +75,13 @@ def environment():
     if _environment is None:
         import Cython
         import numpy
-        from . import __version__
+
+        import astjax
         recipe = [Path(build.__file__).read_bytes()]
         recipe += [h.read_bytes() for h in sorted(build.INCLUDE_DIR.glob("*.h"))]
         _environment = {
             "format": CACHE_FORMAT,
-            "astjax": __version__,
+            "astjax": astjax.__version__,
             "cython": Cython.__version__,
             "numpy": numpy.__version__,
             "python": sys.version,
@@ -292,8 +293,8 @@ def shared_utility():
     if not build.supports_shared_utility():
         return None
     env = environment()
-    key = _sha256(json.dumps([CACHE_FORMAT, env["cython"], env["cache_tag"],
-                              env["platform"], env["ext_suffix"]]).encode())
+    key = _sha256(json.dumps([CACHE_FORMAT, env["cython"], env["cache_tag"], env["platform"],
+                              env["ext_suffix"], env["recipe"]]).encode())
     name = f"_aj_cyutil_{key[:16]}"
 
     def builder(tmp, entry):
