@@ -64,6 +64,8 @@ the rule-table entry of any op.
 import builtins
 import inspect
 import math
+import os
+import sysconfig
 import types
 from dataclasses import dataclass, field
 
@@ -949,8 +951,19 @@ _MODULE_NAMES = ("np", "math", "_ax")
 
 
 def _is_library(fn):
+    """Functions of the standard library and installed packages are not the user's helpers:
+    astjax needs rules for them rather than transforming their (arbitrary) source."""
     module = getattr(fn, "__module__", "") or ""
-    return module.split(".")[0] in ("numpy", "math", "builtins", "scipy")
+    if module.split(".")[0] in ("numpy", "math", "builtins", "scipy", "astjax"):
+        return True
+    filename = os.path.realpath(getattr(getattr(fn, "__code__", None), "co_filename", "") or "")
+    return any(filename.startswith(p + os.sep) for p in _library_dirs())
+
+
+def _library_dirs():
+    paths = sysconfig.get_paths()
+    return {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")
+            if k in paths}
 
 
 def _walk_same_loop(node):
