@@ -744,29 +744,28 @@ class _Normalizer:
             self.fail(e, f"attribute '.{e.attr}' is not supported")
         return call(target, [self.atom(e.value, out)])
 
-    def static_path(self, e):
-        """'np.linalg.solve' when e is an attribute chain on a module astjax knows."""
+    def _captured_chain(self, e):
+        """(value of the captured name, [attributes]) for ``name.a.b`` on a non-local name."""
         parts = []
         while isinstance(e, gast.Attribute):
             parts.append(e.attr)
             e = e.value
         if not isinstance(e, gast.Name) or e.id in self.locals or e.id not in self.parsed.env:
-            return None
-        base = primitives.module_path(self.parsed.env[e.id])
+            return _NOVALUE, None
+        return self.parsed.env[e.id], parts[::-1]
+
+    def static_path(self, e):
+        """'np.linalg.solve' when e is an attribute chain on a module astjax knows."""
+        value, parts = self._captured_chain(e)
+        base = primitives.module_path(value) if parts is not None else None
         if base is None:
             return None
-        return ".".join([base] + parts[::-1])
+        return ".".join([base] + parts)
 
     def static_value(self, e):
         """The value of an attribute chain on a captured (non-local) object, if any."""
-        parts = []
-        while isinstance(e, gast.Attribute):
-            parts.append(e.attr)
-            e = e.value
-        if not isinstance(e, gast.Name) or e.id in self.locals or e.id not in self.parsed.env:
-            return _NOVALUE
-        value = self.parsed.env[e.id]
-        for p in reversed(parts):
+        value, parts = self._captured_chain(e)
+        for p in parts or ():
             value = getattr(value, p, _NOVALUE)
             if value is _NOVALUE:
                 return value
