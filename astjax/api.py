@@ -7,11 +7,11 @@ import numbers
 
 import numpy as np
 
-from ._syntax import gast, parse
+from ._syntax import gast
 from .emit import compile_functions
 from .errors import DifferentiationError
 from .normalize import normalize
-from .reverse import reverse_program, sweep_names
+from .reverse import grad_program, reverse_program, sweep_names
 
 _CACHE = {}
 _SOURCES = {}        # id(generated function) -> its full generated source
@@ -28,64 +28,19 @@ def _argnums_tuple(argnums, nparams, fname):
     return tuple(i % nparams for i in nums), single
 
 
-def _entry(kind, program, argnums, has_aux):
-    """The generated top-level function of grad / value_and_grad."""
-    core = program.main
-    params = core.params
-    nums, single = _argnums_tuple(argnums, len(params), core.name)
-    fwd, bwd = sweep_names(core.name)
-    taken = set(params)
-
-    def fresh(n):
-        while n in taken:
-            n = "_" + n
-        taken.add(n)
-        return n
-    tape, out, value, aux, g, grads = (fresh(n) for n in
-                                       ("_tape", "out", "value", "aux", "g", "grads"))
-    lines = [f"{tape} = []",
-             *(f"_ax.check_differentiable({params[i]}, {params[i]!r})" for i in nums),
-             f"{out} = {fwd}({', '.join(params + [tape])})"]
-    if has_aux:
-        lines += [f"{value} = {out}[0]", f"{aux} = {out}[1]",
-                  f"{g} = (_ax.seed({value}), 0.0)"]
-    else:
-        lines += [f"{value} = {out}", f"{g} = _ax.seed({value})"]
-    lines.append(f"{grads} = {bwd}({g}, {tape})")
-    results = [f"_ax.finalize({grads}[{i}], {params[i]})" for i in nums]
-    result = results[0] if single else "(" + ", ".join(results) + (",)" if len(results) == 1 else ")")
-    if kind == "value_and_grad":
-        head = f"({value}, {aux})" if has_aux else value
-        result = f"({head}, {result})"
-    elif has_aux:
-        result = f"({result}, {aux})"
-    lines.append(f"return {result}")
-    name = f"{kind}_{core.name}"
-    text = f"def {name}():\n" + "".join(f"    {line}\n" for line in lines)
-    fdef = parse(text).body[0]
-    fdef.args = core.node.args
-    fdef.origin = getattr(core.node, "origin", None)
-    for s in fdef.body:
-        s.origin = fdef.origin
-    fdef.doc = (f"{'Value and g' if kind == 'value_and_grad' else 'G'}radient of {core.name} "
-                f"w.r.t. {', '.join(params[i] for i in nums)}.")
-    return fdef
-
-
 def _build(fn, kind, argnums, has_aux):
     key = (fn, kind, argnums if not isinstance(argnums, list) else tuple(argnums), has_aux)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
     program = normalize(fn, verb="differentiate")
-    units = reverse_program(program, [program.main.params[i] for i in
-                                      _argnums_tuple(argnums, len(program.main.params),
-                                                     program.entry)[0]]
-                            if kind != "vjp" else program.main.params)
     entry = None
     if kind in ("grad", "value_and_grad"):
-        entry = _entry(kind, program, argnums, has_aux)
-        units = [(entry, program.main.env)] + units
+        nums, single = _argnums_tuple(argnums, len(program.main.params), program.entry)
+        units = grad_program(program, kind, nums, single, has_aux)
+        entry = units[0][0]
+    else:
+        units = reverse_program(program, program.main.params)
     label = f"{kind}({program.entry})"
     functions, source = compile_functions(units, label)
     result = functions[entry.name] if entry is not None else functions

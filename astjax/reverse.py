@@ -56,6 +56,22 @@ def reverse_program(program, wrt_entry):
     return units
 
 
+def grad_program(program, kind, nums, single, has_aux):
+    """``grad``/``value_and_grad`` of a core program: the entry as ONE function holding both
+    sweeps (first unit), then the sweeps of the helpers it calls."""
+    units = []
+    entry = None
+    for fname, core in program.functions.items():
+        if fname == program.entry:
+            wrt = [core.params[i] for i in nums]
+            entry = _FunctionReverse(core, wrt, program).build_entry(kind, nums, single, has_aux)
+            units.insert(0, (entry, core.env))
+        else:
+            fwd, bwd = _FunctionReverse(core, core.params, program).build()
+            units += [(fwd, core.env), (bwd, core.env), (core.node, core.env)]
+    return units
+
+
 def sweep_names(fname):
     return f"{fname}_fwd", f"{fname}_bwd"
 
@@ -176,10 +192,10 @@ class _FunctionReverse:
         return isinstance(atom, gast.Name) and atom.id in self.active
 
     # -- build ----------------------------------------------------------------------------------
-    def build(self):
-        fname = self.core.name
-        fwd_name, bwd_name = sweep_names(fname)
-        self.restores = []
+    def _sweeps(self):
+        """Generate both sweeps once: (forward statements, reverse statements)."""
+        if getattr(self, "_done", None):
+            return self._done
         rev = self.rev_block(self.fdef.body)
         # what the reverse sweep reads of the primal state
         primal = self.assigned | set(self.params)
@@ -192,11 +208,30 @@ class _FunctionReverse:
         self.needed = reads & primal
         rev = _drop_restores(rev, self.needed)
         fwd = self.fwd_block(self.fdef.body)
+        self._done = fwd, rev
+        return self._done
+
+    def _adjoint_inits(self):
+        inits = [_stmt(assign(a, const(0.0)), self.fdef) for a in sorted(self.needs_init)]
+        for p in self.params:
+            if p in self.active and self.adj(p) not in self.defined and \
+                    self.adj(p) not in self.needs_init:
+                inits.append(_stmt(assign(self.adj(p), const(0.0)), self.fdef))
+        return inits
+
+    def _none_inits(self, names):
+        """``v = None`` for variables read (pushed or snapshotted) before any assignment."""
+        return [_stmt(assign(v, const(None)), self.fdef) for v in sorted(names)
+                if v not in self.params and not _first_assigned_at_top(self.fdef.body, v)]
+
+    def build(self):
+        """``f_fwd(params, _tape)`` and ``f_bwd(g, _tape)``: the sweeps as two functions, for
+        helpers (called inside other sweeps) and for ``vjp`` (reverse sweep run later)."""
+        fname = self.core.name
+        fwd_name, bwd_name = sweep_names(fname)
+        fwd, rev = self._sweeps()
         snapshot = sorted(self.needed)
-        # forward sweep
-        init = [v for v in sorted(self.needed) if v not in self.params and not
-                _first_assigned_at_top(self.fdef.body, v)]
-        fwd_body = [_stmt(assign(v, const(None)), self.fdef) for v in init] + fwd
+        fwd_body = self._none_inits(self.needed) + fwd
         ret = fwd_body.pop()
         assert isinstance(ret, gast.Return)
         fwd_body.append(_stmt(_push(gast.Tuple(elts=[name(v) for v in snapshot], ctx=gast.Load())),
@@ -207,26 +242,69 @@ class _FunctionReverse:
         args.defaults = []
         fwd_def = _fdef(fwd_name, args, fwd_body, self.fdef)
         fwd_def.doc = f"Forward sweep of {fname}: its result, recording on _tape what {bwd_name} needs."
-        # reverse sweep
         head = []
         if snapshot:
             target = gast.Tuple(elts=[name(v, gast.Store()) for v in snapshot], ctx=gast.Store())
             head.append(_stmt(gast.Assign(targets=[target], value=_pop(), type_comment=None),
                               self.fdef))
-        inits = [_stmt(assign(a, const(0.0)), self.fdef) for a in sorted(self.needs_init)]
         grads = [name(self.adj(p)) if p in self.active else const(0.0) for p in self.params]
         back = _stmt(gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load())), self.fdef)
-        for p in self.params:
-            if p in self.active and self.adj(p) not in self.defined and \
-                    self.adj(p) not in self.needs_init:
-                inits.append(_stmt(assign(self.adj(p), const(0.0)), self.fdef))
         bwd_args = gast.arguments(args=[name(self.g, gast.Param()), name(TAPE, gast.Param())],
                                   posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                                   kwarg=None, defaults=[])
-        bwd_def = _fdef(bwd_name, bwd_args, head + inits + rev + [back], self.fdef)
+        bwd_def = _fdef(bwd_name, bwd_args, head + self._adjoint_inits() + rev + [back], self.fdef)
         bwd_def.doc = (f"Reverse sweep of {fname}: cotangents of ({', '.join(self.params)}) "
                        f"from the cotangent {self.g} of its result.")
         return fwd_def, bwd_def
+
+    def build_entry(self, kind, nums, single, has_aux):
+        """``grad_f`` / ``value_and_grad_f``: both sweeps in one function, no snapshot; the
+        tape appears only when loops or helpers need one."""
+        fname = self.core.name
+        fwd, rev = self._sweeps()
+        ret = fwd[-1]
+        body = [_stmt(gast.Expr(value=call("_ax.check_differentiable",
+                                           [name(self.params[i]), const(self.params[i])])),
+                      self.fdef) for i in nums]
+        pushed = self.needed & self.reassigned
+        uses_tape = any(isinstance(n, gast.Name) and n.id == TAPE
+                        for s in fwd[:-1] + rev for n in gast.walk(s))
+        if uses_tape:
+            body.append(_stmt(assign(TAPE, gast.List(elts=[], ctx=gast.Load())), self.fdef))
+        body += self._none_inits(pushed) + fwd[:-1]
+        if has_aux:
+            value = self.fresh.exact("value")
+            aux = self.fresh.exact("aux")
+            body.append(_stmt(assign(value, gast.Subscript(value=copy.deepcopy(ret.value),
+                                                           slice=const(0), ctx=gast.Load())), ret))
+            body.append(_stmt(assign(aux, gast.Subscript(value=copy.deepcopy(ret.value),
+                                                         slice=const(1), ctx=gast.Load())), ret))
+            seed = gast.Tuple(elts=[call("_ax.seed", [name(value)]), const(0.0)], ctx=gast.Load())
+        else:
+            value = ret.value.id if isinstance(ret.value, gast.Name) else None
+            if value is None:                   # a constant result
+                value = self.fresh.exact("value")
+                body.append(_stmt(assign(value, copy.deepcopy(ret.value)), ret))
+            seed = call("_ax.seed", [name(value)])
+        body.append(_stmt(assign(self.g, seed), ret))
+        body += self._adjoint_inits() + rev
+        results = [call("_ax.finalize", [name(self.adj(self.params[i])) if self.params[i] in
+                                          self.active else const(0.0), name(self.params[i])])
+                   for i in nums]
+        result = results[0] if single else gast.Tuple(elts=results, ctx=gast.Load())
+        if kind == "value_and_grad":
+            head = gast.Tuple(elts=[name(value), name(aux)], ctx=gast.Load()) if has_aux \
+                else name(value)
+            result = gast.Tuple(elts=[head, result], ctx=gast.Load())
+        elif has_aux:
+            result = gast.Tuple(elts=[result, name(aux)], ctx=gast.Load())
+        body.append(_stmt(gast.Return(value=result), self.fdef))
+        args = copy.deepcopy(self.fdef.args)
+        entry = _fdef(f"{kind}_{fname}", args, body, self.fdef)
+        wrt = ", ".join(self.params[i] for i in nums)
+        entry.doc = (f"{'Value and gradient' if kind == 'value_and_grad' else 'Gradient'} of "
+                     f"{fname} w.r.t. {wrt}: its forward sweep, then its reverse sweep.")
+        return entry
 
     # -- forward sweep ----------------------------------------------------------------------------
     def fwd_block(self, stmts):

@@ -1,7 +1,12 @@
 """Reverse mode: cost of the gradient over the cost of the function, astjax beside
-autograd and JAX (when installed), in one run.
+autograd and JAX (when installed, JAX in float64 like the others), in one run.
 
     python benchmarks/bench_grad.py
+
+On glibc, large fresh arrays are returned to the OS when freed and page-fault again when
+reallocated; a gradient keeps more arrays alive than the function, so it pays that more
+often.  For the allocator-independent cost run with
+``MALLOC_TRIM_THRESHOLD_=1000000000 MALLOC_MMAP_THRESHOLD_=1000000000``.
 """
 import os
 import sys
@@ -70,6 +75,8 @@ def main():
     cases = [("sum_logistic, 1e6 float64", sum_logistic, (rng.standard_normal(10**6),), 0),
              ("MLP 784-512-10 loss, batch 128", mlp_loss, mlp_args(rng), (0, 1, 2, 3))]
     jax = optional("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)   # compare float64 with float64
     ag = optional("autograd")
     print("gradient time / function time (lower is better); times in ms")
     row("case", "tool", "f (ms)", "grad (ms)", "grad / f")
