@@ -121,6 +121,7 @@ class Program:
 
 def normalize(fn, verb="transform"):
     """The core program of ``fn`` and every user helper it calls (recursively)."""
+    fn = getattr(fn, "__astjax_entry__", None) or getattr(fn, "__astjax_function__", None) or fn
     functions = {}
     by_id = {}
     pending = [fn]
@@ -164,6 +165,8 @@ def prim_key(op, helpers=()):
         return "tuple"
     if isinstance(op, gast.List):
         return "list"
+    if isinstance(op, gast.Dict):
+        return "dict"
     if isinstance(op, gast.Name):
         return "copy"
     if isinstance(op, (gast.Constant, gast.Attribute)):
@@ -191,6 +194,8 @@ def operands(op):
         return [op.value] + index_atoms(op.slice)
     if isinstance(op, (gast.Tuple, gast.List)):
         return list(op.elts)
+    if isinstance(op, gast.Dict):
+        return list(op.values)
     if isinstance(op, gast.Call):
         return list(op.args) + [k.value for k in op.keywords]
     return [op]
@@ -485,7 +490,10 @@ class _Normalizer:
                 out.append(self.stmt(gast.Expr(value=call(gast.Attribute(
                     value=name(value.func.value.id), attr="append", ctx=gast.Load()), [item]))))
             else:
-                self.expr(value, out)
+                op = self.expr(value, out)
+                if isinstance(op, gast.Call) and prim_key(op, self.helpers) in ("list.pop",
+                                                                                 "helper"):
+                    self.emit(out, op, _hint_of_op(op))     # kept for its side effect
         elif isinstance(s, gast.If):
             test = self.test_atom(s.test, out)
             body = self.block(s.body) or [gast.Pass()]
@@ -709,6 +717,10 @@ class _Normalizer:
             return cls(elts=elts, ctx=gast.Load())
         if isinstance(e, gast.ListComp):
             return self.listcomp(e, out)
+        if isinstance(e, gast.Dict) and all(
+                isinstance(k, gast.Constant) and isinstance(k.value, (str, int)) for k in e.keys):
+            return gast.Dict(keys=[const(k.value) for k in e.keys],
+                             values=[self.atom(v, out) for v in e.values])
         what = {gast.Lambda: "lambda", gast.Dict: "a dict display", gast.Set: "a set",
                 gast.GeneratorExp: "a generator expression", gast.DictComp: "a dict comprehension",
                 gast.SetComp: "a set comprehension", gast.NamedExpr: "':='",
@@ -858,7 +870,39 @@ class _Normalizer:
             if func.id not in self.parsed.env:
                 self.fail(func, f"name '{func.id}' is not defined", SourceError)
             return self.classify(self.parsed.env[func.id], func)
+        if isinstance(func, gast.Call):
+            return self.classify(self.static_call(func), func)
         self.fail(func, "this kind of call is not supported")
+
+    def static_call(self, e):
+        """The value of ``astjax.grad(g)`` and the like, computed now: a call of an astjax
+        transformation (marked ``__astjax_transform__``) on captured functions and constants.
+        Its result, a generated function, is then called as a helper."""
+        kind, fn = None, None
+        if isinstance(e.func, (gast.Name, gast.Attribute)):
+            fn = self.static_value(e.func) if isinstance(e.func, gast.Attribute) else \
+                self.parsed.env.get(e.func.id, _NOVALUE) if e.func.id not in self.locals \
+                else _NOVALUE
+        if fn is _NOVALUE or not getattr(fn, "__astjax_transform__", False):
+            self.fail(e, "only a call of an astjax transformation (astjax.grad(f)(x)) can be "
+                         "called directly; call functions by their global name")
+
+        def value(a):
+            if isinstance(a, gast.Constant):
+                return a.value
+            if isinstance(a, gast.Tuple):
+                return tuple(value(x) for x in a.elts)
+            if isinstance(a, gast.Name) and a.id not in self.locals and a.id in self.parsed.env:
+                return self.parsed.env[a.id]
+            if isinstance(a, gast.Attribute):
+                v = self.static_value(a)
+                if v is not _NOVALUE:
+                    return v
+            self.fail(a, "the arguments of a transformation called inside a transformed "
+                         "function must be functions or constants")
+        args = [value(a) for a in e.args]
+        kws = {k.arg: value(k.value) for k in e.keywords}
+        return fn(*args, **kws)
 
     def classify(self, value, where):
         key = primitives.canonical_name(value)

@@ -36,6 +36,7 @@ import copy
 from . import primitives
 from ._syntax import assign, call, const, gast, name, parse_expr
 from .errors import DifferentiationError, NoRuleError, UnsupportedError
+from .forward import mutated_params
 from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
 
 TAPE = "_tape"
@@ -48,6 +49,10 @@ def reverse_program(program, wrt_entry):
     ``<name>_fwd``/``<name>_bwd`` of every function."""
     units = []
     for fname, core in program.functions.items():
+        custom = getattr(core.fn, "__astjax_custom__", None)
+        if custom is not None and fname != program.entry:
+            units += custom.reverse_units(core)         # user rules (astjax/custom.py)
+            continue
         wrt = wrt_entry if fname == program.entry else core.params
         fwd, bwd = _FunctionReverse(core, wrt, program).build()
         units += [(fwd, core.env), (bwd, core.env)]
@@ -66,6 +71,8 @@ def grad_program(program, kind, nums, single, has_aux):
             wrt = [core.params[i] for i in nums]
             entry = _FunctionReverse(core, wrt, program).build_entry(kind, nums, single, has_aux)
             units.insert(0, (entry, core.env))
+        elif getattr(core.fn, "__astjax_custom__", None) is not None:
+            units += core.fn.__astjax_custom__.reverse_units(core)
         else:
             fwd, bwd = _FunctionReverse(core, core.params, program).build()
             units += [(fwd, core.env), (bwd, core.env), (core.node, core.env)]
@@ -84,10 +91,15 @@ class _FunctionReverse:
         fdef = core.node
         self.fdef = fdef
         names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-        self.fresh = _Namer(names | set(core.env) | {"np", "math", "_ax", TAPE})
+        self.fresh = _Namer(names | set(core.env) | {"np", "math", "_ax"})
+        self.tape = self.fresh.exact(TAPE)     # '_tape2' when differentiating a gradient
         self.g = self.fresh.exact("g")
         self.adj_names = {}
         self.params = core.params
+        # parameters this function mutates (lists it appends to or pops from, items it
+        # writes): their adjoints come in as well as go out (``d_lst=0.0`` in the reverse sweep)
+        self.mutated = mutated_params(program)
+        self.inout = [self.params[i] for i in sorted(self.mutated[core.name])]
         self._count_assignments()
         self._activity()
         self.containers = self._containers()
@@ -97,6 +109,10 @@ class _FunctionReverse:
         self.needs_init = set()
         self.depth = 0
         self.loop_vars = {}          # For node -> how its variable is recovered
+        self.inout = [p for p in self.inout if p in self.active]
+        for p in self.inout:
+            self.defined.add(self.adj(p))
+            self.touched.add(self.adj(p))
 
     # -- analyses -------------------------------------------------------------------------------
     def _count_assignments(self):
@@ -140,6 +156,7 @@ class _FunctionReverse:
                     if isinstance(target, gast.Name):
                         if reads & active and self._differentiable(s.value):
                             new.add(target.id)
+                            new |= self._mutated_args(s.value)
                     elif isinstance(target, gast.Subscript) and reads & active:
                         new.add(target.value.id)
                 elif isinstance(s, gast.Expr) and _is_append(s):
@@ -152,18 +169,25 @@ class _FunctionReverse:
 
     def _differentiable(self, op):
         key = prim_key(op, self.helpers)
-        if key in ("helper", "copy", "getitem", "tuple", "list", "list.pop"):
+        if key in ("helper", "copy", "getitem", "tuple", "list", "dict", "list.pop"):
             return True
         if key == "const":
             return False
         prim = primitives.lookup(key)
         return prim is None or not prim.nondiff
 
+    def _mutated_args(self, op):
+        """Arguments a helper call mutates: active whenever the call is."""
+        if prim_key(op, self.helpers) != "helper":
+            return set()
+        return {op.args[i].id for i in self.mutated.get(dotted_path(op.func), ())
+                if i < len(op.args) and isinstance(op.args[i], gast.Name)}
+
     def _containers(self):
         out = set()
         for s in _walk_stmts(self.fdef.body):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
-                    isinstance(s.value, (gast.List, gast.Tuple)):
+                    isinstance(s.value, (gast.List, gast.Tuple, gast.Dict)):
                 out.add(s.targets[0].id)
             if isinstance(s, gast.Expr) and _is_append(s):
                 out.add(s.value.func.value.id)
@@ -190,6 +214,15 @@ class _FunctionReverse:
 
     def is_active(self, atom):
         return isinstance(atom, gast.Name) and atom.id in self.active
+
+    def push(self, value):
+        return _push(value, self.tape)
+
+    def pop(self):
+        return _pop(self.tape)
+
+    def restore(self, var, s):
+        return _restore(var, s, self.tape)
 
     # -- build ----------------------------------------------------------------------------------
     def _sweeps(self):
@@ -234,24 +267,27 @@ class _FunctionReverse:
         fwd_body = self._none_inits(self.needed) + fwd
         ret = fwd_body.pop()
         assert isinstance(ret, gast.Return)
-        fwd_body.append(_stmt(_push(gast.Tuple(elts=[name(v) for v in snapshot], ctx=gast.Load())),
+        fwd_body.append(_stmt(self.push(gast.Tuple(elts=[name(v) for v in snapshot],
+                                                   ctx=gast.Load())),
                               ret))
         fwd_body.append(ret)
         args = copy.deepcopy(self.fdef.args)
-        args.args.append(name(TAPE, gast.Param()))
+        args.args.append(name(self.tape, gast.Param()))
         args.defaults = []
         fwd_def = _fdef(fwd_name, args, fwd_body, self.fdef)
         fwd_def.doc = f"Forward sweep of {fname}: its result, recording on _tape what {bwd_name} needs."
         head = []
         if snapshot:
             target = gast.Tuple(elts=[name(v, gast.Store()) for v in snapshot], ctx=gast.Store())
-            head.append(_stmt(gast.Assign(targets=[target], value=_pop(), type_comment=None),
+            head.append(_stmt(gast.Assign(targets=[target], value=self.pop(),
+                                          type_comment=None),
                               self.fdef))
         grads = [name(self.adj(p)) if p in self.active else const(0.0) for p in self.params]
         back = _stmt(gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load())), self.fdef)
-        bwd_args = gast.arguments(args=[name(self.g, gast.Param()), name(TAPE, gast.Param())],
-                                  posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
-                                  kwarg=None, defaults=[])
+        inout = [name(self.adj(p), gast.Param()) for p in self.inout]
+        bwd_args = gast.arguments(args=[name(self.g, gast.Param()),
+                                        name(self.tape, gast.Param())] + inout, posonlyargs=[], vararg=None, kwonlyargs=[],
+                                  kw_defaults=[], kwarg=None, defaults=[const(0.0)] * len(inout))
         bwd_def = _fdef(bwd_name, bwd_args, head + self._adjoint_inits() + rev + [back], self.fdef)
         bwd_def.doc = (f"Reverse sweep of {fname}: cotangents of ({', '.join(self.params)}) "
                        f"from the cotangent {self.g} of its result.")
@@ -267,10 +303,11 @@ class _FunctionReverse:
                                            [name(self.params[i]), const(self.params[i])])),
                       self.fdef) for i in nums]
         pushed = self.needed & self.reassigned
-        uses_tape = any(isinstance(n, gast.Name) and n.id == TAPE
+        uses_tape = any(isinstance(n, gast.Name) and n.id == self.tape
                         for s in fwd[:-1] + rev for n in gast.walk(s))
         if uses_tape:
-            body.append(_stmt(assign(TAPE, gast.List(elts=[], ctx=gast.Load())), self.fdef))
+            body.append(_stmt(assign(self.tape, gast.List(elts=[], ctx=gast.Load())),
+                              self.fdef))
         body += self._none_inits(pushed) + fwd[:-1]
         if has_aux:
             value = self.fresh.exact("value")
@@ -287,6 +324,7 @@ class _FunctionReverse:
                 body.append(_stmt(assign(value, copy.deepcopy(ret.value)), ret))
             seed = call("_ax.seed", [name(value)])
         body.append(_stmt(assign(self.g, seed), ret))
+        body += [_stmt(assign(self.adj(p), const(0.0)), self.fdef) for p in self.inout]
         body += self._adjoint_inits() + rev
         results = [call("_ax.finalize", [name(self.adj(self.params[i])) if self.params[i] in
                                           self.active else const(0.0), name(self.params[i])])
@@ -320,16 +358,16 @@ class _FunctionReverse:
             if isinstance(target, gast.Name):
                 if target.id in self.needed and target.id in self.reassigned and \
                         id(s) not in self.first_site:
-                    push = [_stmt(_push(name(target.id)), s)]
+                    push = [_stmt(self.push(name(target.id)), s)]
                 value = s.value
                 if prim_key(value, self.helpers) == "helper" and self._call_active(value):
                     value = call(sweep_names(dotted_path(value.func))[0],
-                                 list(value.args) + [name(TAPE)])
+                                 list(value.args) + [name(self.tape)])
                 return push + [_stmt(assign(target.id, value), s)]
             if target.value.id in self.needed:
                 old = gast.Subscript(value=name(target.value.id), slice=target.slice,
                                      ctx=gast.Load())
-                push = [_stmt(_push(call("_ax.copy_value", [old])), s)]
+                push = [_stmt(self.push(call("_ax.copy_value", [old])), s)]
             return push + [s]
         if isinstance(s, gast.Expr) and _is_append(s):
             return [s]
@@ -351,10 +389,10 @@ class _FunctionReverse:
                 while exits < len(body) and _is_exit(body[len(body) - 1 - exits]):
                     exits += 1
                 cut = len(body) - exits
-                body = body[:cut] + [_stmt(_push(name(s.target.id)), s)] + body[cut:]
+                body = body[:cut] + [_stmt(self.push(name(s.target.id)), s)] + body[cut:]
             loop = _replace_body(s, head + body)
             return [_stmt(assign(counter, const(0)), s), _stmt(loop, s),
-                    _stmt(_push(name(counter)), s)]
+                    _stmt(self.push(name(counter)), s)]
         return [s]
 
     def _call_active(self, op):
@@ -398,14 +436,14 @@ class _FunctionReverse:
         out = []
         restore = t in self.reassigned and id(s) not in self.first_site
         if t not in self.active:
-            return [_restore(t, s)] if restore else []
+            return [self.restore(t, s)] if restore else []
         key = prim_key(op, self.helpers)
         d_t = self.adj(t)
         if key == "const":
             out = [_stmt(assign(d_t, const(0.0)), s)] if t in self.reassigned else []
             if self.depth == 0 and out:
                 self.defined.add(d_t)
-            return out + ([_restore(t, s)] if restore else [])
+            return out + ([self.restore(t, s)] if restore else [])
         if t in self.reassigned:
             g = name(self.fresh(f"g_{t}_"))
             out.append(_stmt(assign(g.id, self.read_adj(t)), s))
@@ -421,13 +459,13 @@ class _FunctionReverse:
                 ans = name(self.fresh(f"{t}_out"))
                 out.append(_stmt(assign(ans.id, name(t)), s))
             if restore:
-                out.append(_restore(t, s))
+                out.append(self.restore(t, s))
         if key == "helper":
             out += self.rev_helper(s, op, g)
         else:
             out += self.rev_prim(s, key, op, g, ans)
         if restore and t not in reads:
-            out.append(_restore(t, s))
+            out.append(self.restore(t, s))
         return out
 
     def _uses_ans(self, key):
@@ -476,6 +514,8 @@ class _FunctionReverse:
         for param, template in prim.vjp.items():
             atoms = bound[param]
             items = list(enumerate(atoms)) if isinstance(atoms, list) else [(None, atoms)]
+            if isinstance(op, gast.Dict):
+                items = [(k.value, a) for k, a in zip(op.keys, atoms)]
             for i, atom in items:
                 if not self.is_active(atom):
                     continue
@@ -498,11 +538,21 @@ class _FunctionReverse:
         if not self._call_active(op):
             return []
         grads = name(self.fresh(f"d_{callee}_args"))
-        out = [_stmt(assign(grads.id, call(bwd, [g, name(TAPE)])), s)]
+        inout = sorted(self.mutated.get(callee, ()))
+        extra = [self.read_adj(op.args[i].id) if self.is_active(op.args[i]) else const(0.0)
+                 for i in inout]
+        out = [_stmt(assign(grads.id, call(bwd, [g, name(self.tape)] + extra)), s)]
         for i, atom in enumerate(op.args):
             if self.is_active(atom):
                 item = gast.Subscript(value=grads, slice=const(i), ctx=gast.Load())
-                out += self.accumulate(atom, item, s)
+                if i in inout:          # the callee's result already holds what we passed in
+                    d = self.adj(atom.id)
+                    self.touched.add(d)
+                    if self.depth == 0:
+                        self.defined.add(d)
+                    out += self._normalized_assign(d, item, s)
+                else:
+                    out += self.accumulate(atom, item, s)
         return out
 
     def rev_setitem(self, s, target):
@@ -518,7 +568,8 @@ class _FunctionReverse:
                                 ctx=gast.Store())
             out.append(_stmt(gast.Assign(targets=[unpack], value=call(
                 "_ax.take_slot", [name(d), index]), type_comment=None), s))
-        restore = gast.Assign(targets=[copy.deepcopy(target)], value=_pop(), type_comment=None)
+        restore = gast.Assign(targets=[copy.deepcopy(target)], value=self.pop(),
+                              type_comment=None)
         restore.restore_of = x
         out.append(_stmt(restore, s))
         if x in self.active and self.is_active(value):
@@ -572,13 +623,13 @@ class _FunctionReverse:
         head = []
         if isinstance(s, gast.For):
             plan["push_var"] = True
-            restore = assign(s.target.id, _pop())
+            restore = assign(s.target.id, self.pop())
             restore.restore_of = s.target.id
             head.append(_stmt(restore, s))
         loop = gast.For(target=name(self.fresh("_"), gast.Store()),
                         iter=call("range", [name(counter)]), body=head + body or [gast.Pass()],
                         orelse=[], type_comment=None)
-        return [_stmt(assign(counter, _pop()), s), _stmt(loop, s)]
+        return [_stmt(assign(counter, self.pop()), s), _stmt(loop, s)]
 
     def _runs_backwards(self, s):
         bounds = s.iter.args
@@ -723,17 +774,17 @@ def _is_append(s):
         v.func.attr == "append" and isinstance(v.func.value, gast.Name)
 
 
-def _push(value):
-    return gast.Expr(value=call(gast.Attribute(value=name(TAPE), attr="append", ctx=gast.Load()),
+def _push(value, tape=TAPE):
+    return gast.Expr(value=call(gast.Attribute(value=name(tape), attr="append", ctx=gast.Load()),
                                 [value]))
 
 
-def _pop():
-    return call(gast.Attribute(value=name(TAPE), attr="pop", ctx=gast.Load()))
+def _pop(tape=TAPE):
+    return call(gast.Attribute(value=name(tape), attr="pop", ctx=gast.Load()))
 
 
-def _restore(var, s):
-    node = assign(var, _pop())
+def _restore(var, s, tape=TAPE):
+    node = assign(var, _pop(tape))
     node.restore_of = var
     return _stmt(node, s)
 

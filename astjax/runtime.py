@@ -79,7 +79,12 @@ def array_vjp(g, x):
 
 
 def finalize(d, x):
-    """The gradient w.r.t. an input ``x``: x's shape and dtype (a Python float gives a float)."""
+    """The gradient w.r.t. an input ``x``: x's shape and dtype (a Python float gives a float).
+    A pytree ``x`` (tuple, list, dict) gets a gradient of the same structure."""
+    if isinstance(x, (tuple, list, dict)):
+        from .pytrees import flatten, flatten_like, unflatten
+        xs, tree = flatten(x)
+        return unflatten(tree, [finalize(di, xi) for di, xi in zip(flatten_like(d, tree), xs)])
     if isinstance(x, (float, int)) and not isinstance(x, bool):
         return float(np.sum(d)) if np.ndim(d) else float(d)
     d = np.asarray(d)
@@ -107,6 +112,8 @@ def transpose_axes(axes, ndim):
 
 def getitem_vjp(g, x, index):
     """Adjoint of ``x[index]``: g scattered into zeros shaped like x (repeats add up)."""
+    if isinstance(x, dict):
+        return {index: g}
     out = np.zeros(np.shape(x), dtype=np.result_type(g, x) if _is_float(x) else np.result_type(g))
     if isinstance(x, (list, tuple)):
         out = [0.0] * len(x)
@@ -151,6 +158,8 @@ def copy_value(v):
         return v.copy()
     if isinstance(v, list):
         return list(v)
+    if isinstance(v, dict):
+        return dict(v)
     return v
 
 
@@ -199,8 +208,11 @@ def seq_add(d, i, g):
 
 
 def seq_item(d, i):
-    """The cotangent of element i of a sequence whose adjoint is ``d`` (0.0 if none flowed)."""
-    if isinstance(d, (list, tuple)) and i < len(d):
+    """The cotangent of element i of a sequence whose adjoint is ``d`` (0.0 if none flowed);
+    ``i`` is a key when ``d`` is the adjoint of a dict."""
+    if isinstance(d, dict):
+        return d.get(i, 0.0)
+    if isinstance(d, (list, tuple)) and isinstance(i, int) and i < len(d):
         return d[i]
     return 0.0
 
@@ -294,7 +306,14 @@ def seed(ans):
 
 
 def seq_acc(d, c):
-    """Accumulate the cotangent ``c`` of a list/tuple into ``d`` elementwise."""
+    """Accumulate the cotangent ``c`` of a list/tuple (or dict) into ``d`` elementwise."""
+    if isinstance(c, dict) or isinstance(d, dict):
+        if not isinstance(c, dict):
+            return d if np.ndim(c) == 0 and c == 0.0 else c
+        out = dict(d) if isinstance(d, dict) else {}
+        for k, ck in c.items():
+            out[k] = out[k] + ck if k in out else ck
+        return out
     if not isinstance(c, (list, tuple)):
         return d if np.ndim(c) == 0 and c == 0.0 else d + c
     if not isinstance(d, (list, tuple)):
@@ -308,6 +327,10 @@ def seq_acc(d, c):
 def add_to(d, x, index, g):
     """``d[index] += g`` for the adjoint of ``x[index]``; ``d`` starts as 0.0 and is owned
     by the generated code, so it is updated in place after its first allocation."""
+    if isinstance(x, dict):
+        d = dict(d) if isinstance(d, dict) else {}
+        d[index] = d[index] + g if index in d else g
+        return d
     if isinstance(x, (list, tuple)):
         d = list(d) if isinstance(d, (list, tuple)) else [0.0] * len(x)
         d[index] = d[index] + g
@@ -328,6 +351,10 @@ def add_to(d, x, index, g):
 def take_slot(d, index):
     """The cotangent at ``d[index]`` and ``d`` with that slot zeroed (in place: ``d`` is owned).
     The adjoint of an item write ``x[index] = v``."""
+    if isinstance(d, dict):
+        value = d.get(index, 0.0)
+        d[index] = 0.0
+        return value, d
     if isinstance(d, list):
         value = d[index] if index < len(d) else 0.0
         if index < len(d):
@@ -362,3 +389,274 @@ def check_differentiable(x, label):
         raise DifferentiationError(
             f"grad requires real- or complex-valued inputs; argument {label!r} has dtype "
             f"{np.result_type(x)} (use a float input, e.g. {label}.astype(float) or 1.0)")
+
+
+# ---- forward mode and higher order ------------------------------------------------------------
+# Zero tangents, the adjoints of the adjoint helpers above (so generated gradients can be
+# differentiated again), and the basis/assembly helpers of jacfwd and jacrev.
+
+def zeros_like(x):
+    """A zero tangent (or cotangent) for ``x``: float zeros of x's shape and (floating)
+    dtype, 0.0 for Python scalars, and the same structure for tuples, lists and dicts."""
+    if isinstance(x, tuple):
+        return tuple(zeros_like(v) for v in x)
+    if isinstance(x, list):
+        return [zeros_like(v) for v in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
+    if isinstance(x, np.generic) and x.dtype.kind in "fc":
+        return x.dtype.type(0)
+    return 0.0
+
+
+def finalize_vjp(g, d):
+    """Adjoint of ``finalize(d, x)``: the cotangent ``g`` of the gradient, brought back to the
+    shape, dtype and structure of ``d``."""
+    if isinstance(d, (list, tuple)):
+        return [finalize_vjp(seq_item(g, i), di) for i, di in enumerate(d)]
+    if isinstance(d, dict):
+        return {k: finalize_vjp(seq_item(g, k), v) for k, v in d.items()}
+    if isinstance(g, (list, tuple, dict)):
+        return 0.0                        # d is a zero placeholder: nothing flows to it
+    if np.shape(g) == np.shape(d):
+        return cast_like(g, d)
+    if np.ndim(g) < np.ndim(d):
+        return cast_like(np.broadcast_to(g, np.shape(d)), d)
+    return cast_like(unbroadcast(g, d), d)
+
+
+def take_index(v, index):
+    """``v[index]``, where a zero cotangent 0.0 stays 0.0 (the adjoint of getitem_vjp)."""
+    if isinstance(v, dict):
+        return v.get(index, 0.0)
+    if isinstance(v, (list, tuple)):
+        return v[index] if not isinstance(index, int) or index < len(v) else 0.0
+    if np.ndim(v) == 0:
+        return v
+    return v[index]
+
+
+def take_slot_vjp(g, d, index):
+    """Adjoint of ``(value, d2) = take_slot(d, index)``: value was d[index], d2 is d with that
+    slot zeroed, so d's cotangent is g's second part with g's first part in the slot."""
+    g_value, g_rest = seq_item(g, 0), seq_item(g, 1)
+    if isinstance(d, dict):
+        out = dict(g_rest) if isinstance(g_rest, dict) else {}
+        out[index] = g_value
+        return out
+    if isinstance(d, list):
+        out = list(g_rest) if isinstance(g_rest, (list, tuple)) else []
+        out += [0.0] * max(0, len(d) - len(out))
+        out[index] = g_value
+        return out
+    if not isinstance(d, np.ndarray):
+        return g_rest
+    out = np.array(np.broadcast_to(g_rest, d.shape), dtype=np.result_type(g_rest, d), copy=True)
+    out[index] = g_value
+    return out
+
+
+def seq_pop_vjp(g, d):
+    """Adjoint of ``(last, rest) = seq_pop(d)``."""
+    g_last, g_rest = seq_item(g, 0), seq_item(g, 1)
+    if isinstance(d, list) and d:
+        rest = list(g_rest) if isinstance(g_rest, (list, tuple)) else []
+        rest = rest[:len(d) - 1] + [0.0] * max(0, len(d) - 1 - len(rest))
+        return rest + [g_last]
+    return g_rest
+
+
+def seq_head(g, n):
+    """The first ``n`` items of a sequence cotangent (the adjoint of seq_push for ``d``)."""
+    if isinstance(g, (list, tuple)):
+        return list(g[:n])
+    return 0.0
+
+
+def seq_like(g, d):
+    """The part of the cotangent ``g`` that belongs to ``d`` (the adjoint of seq_acc)."""
+    if isinstance(d, (list, tuple)):
+        return [seq_item(g, i) for i in range(len(d))]
+    if isinstance(d, dict):
+        return {k: seq_item(g, k) for k in d}
+    if isinstance(g, (list, tuple, dict)):
+        return 0.0
+    return g
+
+
+def concat_like(g, arrays, axis=0):
+    """Adjoint of ``split_like``: the pieces' cotangents joined again (0.0 pieces as zeros)."""
+    pieces = [np.broadcast_to(seq_item(g, i), np.shape(a)) for i, a in enumerate(arrays)]
+    return np.concatenate(pieces, axis=axis)
+
+
+def stack_like(g, v, axis=0):
+    """Adjoint of ``unstack(v, n, axis)``: the items' cotangents stacked again."""
+    if np.ndim(v) == 0:
+        return 0.0
+    n = np.shape(v)[axis]
+    shape = np.shape(np.take(v, 0, axis=axis))
+    return np.stack([np.broadcast_to(seq_item(g, i), shape) for i in range(n)], axis=axis)
+
+
+def einsum_jvp(subscripts, operands, tangents):
+    """Tangent of ``np.einsum(subscripts, *operands)``: one term per operand (multilinear)."""
+    total = 0.0
+    for i, t in enumerate(tangents):
+        if np.ndim(t) == 0 and np.ndim(operands[i]) != 0 and t == 0.0:
+            continue
+        total = total + np.einsum(subscripts, *operands[:i], t, *operands[i + 1:])
+    return total
+
+
+def einsum_vjp_jvp(g, subscripts, operands, tangents, i):
+    """Tangent of ``einsum_vjp(g, subscripts, operands, i)`` through the other operands."""
+    total = 0.0
+    for j, t in enumerate(tangents):
+        if j == i or np.ndim(t) == 0 and np.ndim(operands[j]) != 0 and t == 0.0:
+            continue
+        swapped = list(operands[:j]) + [t] + list(operands[j + 1:])
+        total = total + einsum_vjp(g, subscripts, swapped, i)
+    return total
+
+
+def unit_basis(x):
+    """One tangent per element of ``x`` (a pytree): zeros with a single 1 (jacfwd's columns,
+    jacrev's rows), in the dtype of each leaf."""
+    from .pytrees import flatten, unflatten
+    xs, tree = flatten(x)
+    out = []
+    for i, leaf in enumerate(xs):
+        for e in range(int(np.size(leaf))):
+            parts = [zeros_like(v) if j != i else _unit(leaf, e) for j, v in enumerate(xs)]
+            out.append(unflatten(tree, parts))
+    return out
+
+
+def _unit(leaf, e):
+    zero = zeros_like(leaf)
+    if not isinstance(zero, np.ndarray):
+        return type(zero)(1)
+    zero.flat[e] = 1
+    return zero
+
+
+def jacobian(parts, out, x, mode):
+    """Assemble a Jacobian with JAX's layout: for each leaf of ``out``, for each leaf of ``x``,
+    an array of shape out_leaf.shape + x_leaf.shape.  ``mode='rows'``: ``parts[k]`` is the
+    gradient (shaped like x) of output element k (jacrev); ``mode='cols'``: ``parts[k]`` is
+    the tangent (shaped like out) for input element k (jacfwd)."""
+    from .pytrees import flatten, flatten_like, unflatten
+    outs, otree = flatten(out)
+    xs, xtree = flatten(x)
+    blocks = []
+    if mode == "rows":
+        flat = [flatten_like(p, xtree) for p in parts]
+        k = 0
+        for o in outs:
+            n = int(np.size(o))
+            row = []
+            for i, xi in enumerate(xs):
+                items = [np.broadcast_to(flat[k + e][i], np.shape(xi)) for e in range(n)]
+                row.append(_block(items, np.shape(o), np.shape(xi), 0, o, xi))
+            k += n
+            blocks.append(unflatten(xtree, row))
+        return unflatten(otree, blocks)
+    flat = [flatten_like(p, otree) for p in parts]
+    offsets = np.cumsum([0] + [int(np.size(xi)) for xi in xs])
+    for j, o in enumerate(outs):
+        row = []
+        for i, xi in enumerate(xs):
+            items = [np.broadcast_to(flat[offsets[i] + e][j], np.shape(o))
+                     for e in range(int(np.size(xi)))]
+            row.append(_block(items, np.shape(o), np.shape(xi), -1, o, xi))
+        blocks.append(unflatten(xtree, row))
+    return unflatten(otree, blocks)
+
+
+def _block(items, oshape, xshape, axis, o, xi):
+    dtype = np.result_type(*items) if items else np.result_type(float, o)
+    if items:
+        arr = np.stack(items, axis=axis).astype(dtype, copy=False)
+    else:
+        arr = np.zeros(oshape + xshape, dtype=dtype)
+    arr = np.reshape(arr, oshape + xshape)
+    if arr.ndim == 0 and _python_scalar(o) and _python_scalar(xi):
+        return float(arr)
+    return arr
+
+
+def _python_scalar(v):
+    return isinstance(v, (float, int)) and not isinstance(v, bool)
+
+
+def jacobian_vjp(g, parts, out, x, mode):
+    """Adjoint of :func:`jacobian`: the cotangent of each part (the inverse reshuffle)."""
+    from .pytrees import flatten, flatten_like, unflatten
+    outs, otree = flatten(out)
+    xs, xtree = flatten(x)
+    if not isinstance(g, (tuple, list, dict)) and np.ndim(g) == 0 and g == 0.0 and \
+            (len(outs) > 1 or len(xs) > 1 or np.ndim(outs[0]) or np.ndim(xs[0])):
+        return [0.0] * len(parts)
+    jtree_leaves = flatten_like(g, _nested_tree(otree, xtree))
+    nx = len(xs)
+    result = []
+    if mode == "rows":
+        for j, o in enumerate(outs):
+            n = int(np.size(o))
+            flat = [np.reshape(np.broadcast_to(jtree_leaves[j * nx + i], np.shape(o) + np.shape(xi)),
+                               (n,) + np.shape(xi)) for i, xi in enumerate(xs)]
+            for e in range(n):
+                result.append(unflatten(xtree, [_cast(f[e], xi) for f, xi in zip(flat, xs)]))
+        return result
+    for i, xi in enumerate(xs):
+        m = int(np.size(xi))
+        flat = [np.reshape(np.broadcast_to(jtree_leaves[j * nx + i], np.shape(o) + np.shape(xi)),
+                           np.shape(o) + (m,)) for j, o in enumerate(outs)]
+        for e in range(m):
+            result.append(unflatten(otree, [_cast(f[..., e], o) for f, o in zip(flat, outs)]))
+    return result
+
+
+def _cast(v, like):
+    return float(v) if _python_scalar(like) else v
+
+
+def _nested_tree(otree, xtree):
+    from .pytrees import Tree
+    if otree.kind == "leaf":
+        return xtree
+    return Tree(otree.kind, tuple(_nested_tree(c, xtree) for c in otree.children), otree.keys,
+                otree.cls)
+
+
+def seq_put(v, d, i):
+    """A cotangent shaped like the sequence (or dict) ``d`` holding ``v`` at ``i`` and 0.0
+    elsewhere (the adjoint of seq_item)."""
+    if isinstance(d, dict):
+        return {i: v}
+    n = len(d) if isinstance(d, (list, tuple)) else i + 1
+    out = [0.0] * max(n, i + 1)
+    out[i] = v
+    return out
+
+
+def einsum_cross(subscripts, operands, tangents, t_operands):
+    """Second-order term of einsum_jvp: operand i replaced by tangents[i] and operand j != i
+    by t_operands[j], summed."""
+    total = 0.0
+    for i, t in enumerate(tangents):
+        for j, u in enumerate(t_operands):
+            if i == j:
+                continue
+            swapped = list(operands)
+            swapped[i], swapped[j] = t, u
+            total = total + np.einsum(subscripts, *swapped)
+    return total
+
+
+def einsum_jvp_vjp(g, subscripts, operands):
+    """Adjoint of einsum_jvp w.r.t. its tangents: one einsum_vjp per operand."""
+    return [einsum_vjp(g, subscripts, operands, i) for i in range(len(operands))]

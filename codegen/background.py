@@ -8,9 +8,11 @@
 Most of a build is the C compiler, a subprocess, so the caller's thread keeps the CPU it
 needs; only the Cython step (~0.05-0.7 s) competes for the GIL. A request for a key already
 being built in this process returns the same Future; a module already loaded returns a done
-Future. Build threads are daemons: leaving the interpreter abandons a build in progress
-(its lock dies with the process and its temporary directory is cleaned by `cache.clear`).
+Future. At most one build per CPU core runs at a time; the others queue. Build threads are
+daemons: leaving the interpreter abandons a build in progress (its lock dies with the
+process and its temporary directory is cleaned by `cache.clear`).
 """
+import os
 import threading
 from concurrent.futures import Future
 
@@ -19,6 +21,7 @@ from .build import BuildFlags
 
 _in_flight = {}          # key -> Future
 _guard = threading.Lock()
+_slots = threading.BoundedSemaphore(os.cpu_count() or 1)   # builds at once: one per core
 
 
 def build_in_background(pyx_source, name_hint, signature="", *, flags=None):
@@ -39,8 +42,9 @@ def build_in_background(pyx_source, name_hint, signature="", *, flags=None):
     def run():
         future.set_running_or_notify_cancel()
         try:
-            future.set_result(cache.load_or_build(pyx_source, name_hint, signature,
-                                                  flags=flags))
+            with _slots:
+                module = cache.load_or_build(pyx_source, name_hint, signature, flags=flags)
+            future.set_result(module)
         except BaseException as exc:   # reported through the Future, never lost
             future.set_exception(exc)
         finally:

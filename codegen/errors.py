@@ -24,3 +24,7 @@ class BuildError(AstjaxError):
 
 class CompilerUnavailable(BuildError):
     """No working C compiler (or no Python headers): nothing can be compiled here."""
+
+
+class FallbackError(AstjaxError):
+    """`jit(..., strict=True)` and part of the function would run as Python/NumPy."""

@@ -10,6 +10,11 @@
  * we declare them ourselves and build with -fno-math-errno -fno-trapping-math only.
  * libmvec keeps NaN/Inf/overflow results of the scalar functions (checked by
  * tests/test_cache.py::test_vector_math_keeps_nan_and_inf) and is accurate to 4 ulp.
+ *
+ * Below that: NumPy's semantics for the operations where C's differ, as one inline function
+ * per operation and dtype, named astjax_<operation>_<dtype> (astjax_floor_divide_int64).
+ * Rules in astjax/rules.py name the family (`cython="astjax_floor_divide(x, y)"`) and the
+ * emitter appends the dtype of NumPy's inner loop.
  */
 #ifndef ASTJAX_MATH_H
 #define ASTJAX_MATH_H
@@ -42,5 +47,86 @@ ASTJAX_SIMD_2(atan2) ASTJAX_SIMD_2(hypot)
 #undef ASTJAX_SIMD_1
 #undef ASTJAX_SIMD_2
 #endif /* ASTJAX_VECTOR_MATH */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- division: NumPy never traps; x // 0 and x % 0 are 0 for integers ---------------- */
+#define ASTJAX_INT_DIVISION(T, name)                                                      \
+static inline T astjax_floor_divide_##name(T a, T b) {                                   \
+    if (b == 0) return 0;                                                                 \
+    if ((T)-1 < 0 && b == (T)-1) return (T)(0 - (uint64_t)a);  /* MIN // -1 wraps */       \
+    T q = a / b;                                                                          \
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;                                     \
+    return q;                                                                             \
+}                                                                                         \
+static inline T astjax_remainder_##name(T a, T b) {                                      \
+    if (b == 0 || ((T)-1 < 0 && b == (T)-1)) return 0;                                    \
+    T r = a % b;                                                                          \
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;                                           \
+    return r;                                                                             \
+}                                                                                         \
+static inline T astjax_power_##name(T a, T b) {   /* b >= 0: the emitter checks */        \
+    T result = 1;                                                                         \
+    while (b > 0) { if (b & 1) result *= a; a *= a; b >>= 1; }                            \
+    return result;                                                                        \
+}                                                                                         \
+static inline T astjax_absolute_##name(T a) { return a < 0 ? (T)(0 - (uint64_t)a) : a; }   \
+static inline T astjax_sign_##name(T a) { return (T)(a > 0 ? 1 : (a < 0 ? -1 : 0)); }     \
+static inline T astjax_maximum_##name(T a, T b) { return a >= b ? a : b; }                \
+static inline T astjax_minimum_##name(T a, T b) { return a <= b ? a : b; }                \
+static inline T astjax_true_divide_##name(T a, T b) { return a / b; }                  \
+static inline T astjax_invert_##name(T a) { return (T)~a; }
+
+static inline int astjax_invert_bool(int a) { return !a; }
+
+ASTJAX_INT_DIVISION(int8_t, int8)    ASTJAX_INT_DIVISION(uint8_t, uint8)
+ASTJAX_INT_DIVISION(int16_t, int16)  ASTJAX_INT_DIVISION(uint16_t, uint16)
+ASTJAX_INT_DIVISION(int32_t, int32)  ASTJAX_INT_DIVISION(uint32_t, uint32)
+ASTJAX_INT_DIVISION(int64_t, int64)  ASTJAX_INT_DIVISION(uint64_t, uint64)
+
+/* Floats: NumPy's npy_divmod (Python's convention: the remainder has the divisor's sign,
+ * the quotient is snapped to an integer), and NaN-propagating maximum/minimum. */
+#define ASTJAX_FLOAT_OPS(T, name, SFX)                                                    \
+static inline T astjax_true_divide_##name(T a, T b) { return a / b; }                    \
+static inline T astjax_divmod_##name(T a, T b, T *modulus) {                             \
+    T mod = fmod##SFX(a, b);                                                              \
+    if (!b) { *modulus = mod; return a / b; }                                             \
+    T div = (a - mod) / b;                                                                \
+    if (mod) { if ((b < 0) != (mod < 0)) { mod += b; div -= 1; } }                        \
+    else mod = copysign##SFX(0, b);                                                       \
+    T floordiv;                                                                           \
+    if (div) { floordiv = floor##SFX(div); if (div - floordiv > (T)0.5) floordiv += 1; }  \
+    else floordiv = copysign##SFX(0, a / b);                                              \
+    *modulus = mod;                                                                       \
+    return floordiv;                                                                      \
+}                                                                                         \
+static inline T astjax_floor_divide_##name(T a, T b) {                                   \
+    T mod; if (!b) return a / b; return astjax_divmod_##name(a, b, &mod);                 \
+}                                                                                         \
+static inline T astjax_remainder_##name(T a, T b) {                                      \
+    T mod; if (!b) return fmod##SFX(a, b); astjax_divmod_##name(a, b, &mod); return mod;  \
+}                                                                                         \
+static inline T astjax_power_##name(T a, T b) { return pow##SFX(a, b); }                 \
+static inline T astjax_absolute_##name(T a) { return fabs##SFX(a); }                     \
+static inline T astjax_sign_##name(T a) { return a > 0 ? 1 : (a < 0 ? -1 : (a == 0 ? 0 : a)); } \
+static inline T astjax_maximum_##name(T a, T b) { return (a >= b || a != a) ? a : b; }   \
+static inline T astjax_minimum_##name(T a, T b) { return (a <= b || a != a) ? a : b; }
+
+ASTJAX_FLOAT_OPS(float, float32, f)
+ASTJAX_FLOAT_OPS(double, float64, )
+
+/* Sum of a block, in 8 independent lanes: vectorizes without -ffast-math's reassociation.
+ * Fused loops with a float sum compute their values into a block, then add it here. */
+static inline double astjax_sum_float64(const double *p, ptrdiff_t n) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += p[i + k];
+    double total = ((lane[0] + lane[4]) + (lane[2] + lane[6])) +
+                   ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+    for (; i < n; i++) total += p[i];
+    return total;
+}
 
 #endif /* ASTJAX_MATH_H */

@@ -1,0 +1,649 @@
+"""Forward mode: a core function ``f`` -> ``f_jvp(params..., tangents...) -> (out, t_out)``.
+
+Before (core form, see normalize.py)::
+
+    def f(x, n):
+        exp1 = np.exp(x)
+        s = np.sum(exp1)
+        return s
+
+After (tangents only for the active parameters, here ``x``)::
+
+    def f_jvp(x, n, t_x):
+        exp1 = np.exp(x)
+        t_exp1 = t_x * exp1
+        s = np.sum(exp1)
+        t_s = np.sum(t_exp1)
+        return (s, t_s)
+
+Every statement keeps its place and gains the statement that computes its tangent ``t_<var>``
+from the rule table's ``jvp`` template (``rules.py``).  Control flow is the primal's own:
+``if``s, loops, item writes (``t_x[i] = t_v``), ``append``/``pop`` on a list's tangent list.
+Tangents mirror their primals' structure: a tuple's tangent is the tuple of its items'
+tangents, a list's tangent is a list, updated in place exactly when the primal list is.
+
+Activity: only values that depend on a differentiated parameter get tangent code; an
+inactive operand's tangent is a symbolic zero, simplified away (``t_x * y + x * t_y`` becomes
+``t_x * y`` when ``y`` is a constant).  A helper called with active arguments is called
+through its own ``<helper>_jvp`` specialized to which of its parameters are active; a helper
+that mutates a list argument (the ``_tape`` of generated reverse code) makes that argument
+active too, so forward mode over generated gradients (forward-over-reverse) simply works.
+"""
+import copy
+
+from . import primitives
+from ._syntax import assign, call, const, gast, name, parse_expr
+from .errors import NoRuleError, UnsupportedError
+from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
+
+STRUCTURAL = ("copy", "getitem", "tuple", "list", "dict", "list.pop", "helper", "const")
+
+
+def forward_program(program, wrt_entry):
+    """Forward-mode functions for a core program.  ``wrt_entry`` lists the entry parameters
+    that get tangents.  Returns (units, entry_name): units are (fdef, env) pairs for
+    emit.compile_functions — the ``_jvp`` functions and the plain core function of each helper
+    (for calls that carry no tangent)."""
+    mutated = mutated_params(program)
+    names = {}
+    queue = []
+    taken = set(program.functions)
+
+    def request(fname, mask):
+        key = (fname, tuple(mask))
+        if key not in names:
+            core = program.functions[fname]
+            base = f"{fname}_jvp"
+            if fname != program.entry and not all(mask):
+                base += "_" + "_".join(p for p, a in zip(core.params, mask) if a) if any(mask) \
+                    else "_none"
+            candidate, k = base, 1
+            while candidate in taken:
+                k += 1
+                candidate = f"{base}{k}"
+            taken.add(candidate)
+            names[key] = candidate
+            queue.append(key)
+        return names[key]
+
+    main = program.main
+    entry = request(program.entry, [p in wrt_entry for p in main.params])
+    units = []
+    while queue:
+        fname, mask = queue.pop(0)
+        core = program.functions[fname]
+        fdef, env = _FunctionForward(core, mask, program, request, mutated).build(
+            names[(fname, mask)])
+        units.append((fdef, env))
+    for fname, core in program.functions.items():
+        if fname != program.entry:
+            units.append((core.node, core.env))
+    return units, entry
+
+
+def mutated_params(program):
+    """{function name: set of parameter positions the function mutates}: lists it appends to
+    or pops from, containers whose items it writes, directly or through helpers it calls."""
+    out = {fname: set() for fname in program.functions}
+    changed = True
+    while changed:
+        changed = False
+        for fname, core in program.functions.items():
+            params = core.params
+            for s in _walk_stmts(core.node.body):
+                hit = set()
+                if isinstance(s, gast.Assign):
+                    t = s.targets[0]
+                    if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                        hit.add(t.value.id)
+                    if prim_key(s.value, core.helpers) == "list.pop":
+                        hit.add(s.value.func.value.id)
+                    if prim_key(s.value, core.helpers) == "helper":
+                        callee = dotted_path(s.value.func)
+                        for i in out.get(callee, ()):
+                            if i < len(s.value.args) and isinstance(s.value.args[i], gast.Name):
+                                hit.add(s.value.args[i].id)
+                elif isinstance(s, gast.Expr) and _is_append(s):
+                    hit.add(s.value.func.value.id)
+                new = {params.index(v) for v in hit if v in params} - out[fname]
+                if new:
+                    out[fname] |= new
+                    changed = True
+    return out
+
+
+class _Zero:
+    """Marks a symbolic zero tangent while a template is simplified (see _simplify)."""
+
+
+class _FunctionForward:
+    def __init__(self, core, mask, program, request, mutated):
+        self.core = core
+        self.fdef = core.node
+        self.helpers = core.helpers
+        self.params = core.params
+        self.wrt = [p for p, a in zip(self.params, mask) if a]
+        self.program = program
+        self.request = request
+        self.mutated = mutated
+        self.env = dict(core.env)
+        names = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name)}
+        self.fresh = _Namer(names | set(core.env) | {"np", "math", "_ax"})
+        self.tangent_names = {}
+        for p in self.wrt:
+            self.tan(p)
+        self._activity()
+        self.owned = self._owned()
+
+    # -- analyses -------------------------------------------------------------------------------
+    def _activity(self):
+        """Variables that depend on an active parameter (flow-insensitive fixed point)."""
+        active = set(self.wrt)
+        changed = True
+        while changed:
+            changed = False
+            for s in _walk_stmts(self.fdef.body):
+                new = set()
+                if isinstance(s, gast.Assign):
+                    target = s.targets[0]
+                    if isinstance(target, gast.Name):
+                        if self.op_active(s.value, active):
+                            new.add(target.id)
+                            if prim_key(s.value, self.helpers) == "helper":
+                                new |= self._mutated_args(s.value)
+                    elif isinstance(target, gast.Subscript) and _is_active_atom(s.value, active):
+                        new.add(target.value.id)
+                elif isinstance(s, gast.Expr) and _is_append(s):
+                    if _is_active_atom(s.value.args[0], active):
+                        new.add(s.value.func.value.id)
+                if not new <= active:
+                    active |= new
+                    changed = True
+        self.active = active
+
+    def _mutated_args(self, op):
+        callee = dotted_path(op.func)
+        return {op.args[i].id for i in self.mutated.get(callee, ())
+                if i < len(op.args) and isinstance(op.args[i], gast.Name)}
+
+    def _owned(self):
+        """Variables whose items are written: their tangents must not alias another tangent
+        unless their primals alias too."""
+        return {s.targets[0].value.id for s in _walk_stmts(self.fdef.body)
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+
+    def op_active(self, op, active=None):
+        active = self.active if active is None else active
+        key = prim_key(op, self.helpers)
+        if key == "const":
+            return False
+        if key == "copy":
+            return op.id in active
+        if key == "getitem":
+            return _is_active_atom(op.value, active)
+        if key in ("tuple", "list"):
+            return any(_is_active_atom(a, active) for a in op.elts)
+        if key == "dict":
+            return any(_is_active_atom(a, active) for a in op.values)
+        if key == "list.pop":
+            return op.func.value.id in active
+        if key == "helper":
+            return any(_is_active_atom(a, active) for a in op.args)
+        prim = primitives.lookup(key)
+        if prim is not None and prim.nondiff:
+            return False
+        if prim is None or prim.jvp is None:
+            return any(_is_active_atom(a, active) for a in _operand_atoms(op))
+        try:
+            bound = bind(prim, op)
+        except TypeError:
+            return any(_is_active_atom(a, active) for a in _operand_atoms(op))
+        for param in _tangent_params(prim):
+            atoms = bound.get(param)
+            atoms = atoms if isinstance(atoms, list) else [atoms]
+            if any(_is_active_atom(a, active) for a in atoms):
+                return True
+        return False
+
+    # -- names ----------------------------------------------------------------------------------
+    def tan(self, var):
+        if var not in self.tangent_names:
+            self.tangent_names[var] = self.fresh.exact(f"t_{var}")
+        return self.tangent_names[var]
+
+    def is_active(self, atom):
+        return _is_active_atom(atom, self.active)
+
+    def tangent_or_zero(self, atom):
+        """The tangent of an atom as an expression: ``t_v``, or a zero of the right shape."""
+        if self.is_active(atom):
+            return name(self.tan(atom.id))
+        return self.zero_of(atom)
+
+    def zero_of(self, atom):
+        if isinstance(atom, gast.Name):
+            return call("_ax.zeros_like", [name(atom.id)])
+        return const(0.0)
+
+    # -- build ----------------------------------------------------------------------------------
+    def build(self, gen_name):
+        body = self.block(self.fdef.body)
+        args = copy.deepcopy(self.fdef.args)
+        args.defaults = []
+        args.args += [name(self.tan(p), gast.Param()) for p in self.wrt]
+        fdef = gast.FunctionDef(name=gen_name, args=args, body=body, decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
+        fdef.origin = getattr(self.fdef, "origin", None)
+        wrt = ", ".join(self.tan(p) for p in self.wrt) or "no tangents"
+        fdef.doc = (f"Forward mode of {self.core.name}: (its result, the result's tangent) "
+                    f"from the tangents {wrt}.")
+        return fdef, self.env
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            out += self.stmt(s)
+        return out
+
+    def stmt(self, s):
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            if isinstance(target, gast.Name):
+                return self.assign(s, target.id, s.value)
+            if isinstance(target, gast.Subscript):
+                return self.setitem(s, target)
+            return [s]
+        if isinstance(s, gast.Expr):
+            if _is_append(s):
+                return self.append(s)
+            return [s]
+        if isinstance(s, gast.If):
+            node = gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],
+                           orelse=self.block(s.orelse))
+            node.elif_ = getattr(s, "elif_", False)
+            return [_stmt(node, s)]
+        if isinstance(s, (gast.For, gast.While)):
+            new = copy.copy(s)
+            new.body = self.block(s.body) or [gast.Pass()]
+            return [_stmt(new, s)]
+        if isinstance(s, gast.Return):
+            value = s.value if s.value is not None else const(None)
+            pair = gast.Tuple(elts=[value, self.tangent_or_zero(value)], ctx=gast.Load())
+            return [_stmt(gast.Return(value=pair), s)]
+        return [s]
+
+    # -- assignments ----------------------------------------------------------------------------
+    def assign(self, s, t, op):
+        if t not in self.active:
+            return [s]
+        key = prim_key(op, self.helpers)
+        t_t = self.tan(t)
+        if not self.op_active(op):
+            return [s, _stmt(assign(t_t, self.zero_for(t, op)), s)]
+        if key == "helper":
+            return self.helper_call(s, t, op)
+        reads = _names(op)
+        if key in STRUCTURAL:
+            value = self.structural_tangent(key, op)
+            tangent = [_stmt(assign(t_t, value), s)]
+            return tangent + [s] if t in reads else [s] + tangent
+        return self.prim_tangent(s, t, key, op, reads)
+
+    def zero_for(self, t, op):
+        """The tangent of an active variable assigned a value that carries none."""
+        if isinstance(op, gast.Constant) and isinstance(op.value, (int, float, bool)):
+            return const(0.0)
+        if isinstance(op, (gast.List, gast.Tuple)) and not op.elts:
+            return type(op)(elts=[], ctx=gast.Load())
+        if isinstance(op, gast.Dict) and not op.keys:
+            return gast.Dict(keys=[], values=[])
+        if isinstance(op, gast.Name) and not self.is_active(op):
+            return call("_ax.zeros_like", [name(op.id)])
+        return call("_ax.zeros_like", [name(t)]) if isinstance(op, gast.Name) else \
+            call("_ax.zeros_like", [op])
+
+    def structural_tangent(self, key, op):
+        if key == "copy":
+            return name(self.tan(op.id))
+        if key == "getitem":
+            return gast.Subscript(value=name(self.tan(op.value.id)), slice=copy.deepcopy(op.slice),
+                                  ctx=gast.Load())
+        if key in ("tuple", "list"):
+            return type(op)(elts=[self.tangent_or_zero(a) for a in op.elts], ctx=gast.Load())
+        if key == "dict":
+            return gast.Dict(keys=copy.deepcopy(op.keys),
+                             values=[self.tangent_or_zero(a) for a in op.values])
+        if key == "list.pop":
+            return call(gast.Attribute(value=name(self.tan(op.func.value.id)), attr="pop",
+                                       ctx=gast.Load()))
+        raise AssertionError(key)
+
+    def prim_tangent(self, s, t, key, op, reads):
+        prim = primitives.lookup(key)
+        if prim is None:
+            raise NoRuleError(f"no differentiation rule for {key}", where=_where(s),
+                              construct=_text(s))
+        if prim.jvp is None:
+            raise NoRuleError(f"{key} has no forward-mode (jvp) rule", where=_where(s),
+                              construct=_text(s))
+        try:
+            bound = bind(prim, op)
+        except TypeError as exc:
+            raise UnsupportedError(str(exc), where=_where(s), construct=_text(s)) from None
+        uses_ans = "ans" in _template_names(prim.jvp)
+        out, ans = [], name(t)
+        if t in reads and uses_ans:
+            ans = name(self.fresh(f"{t}_new"))
+            out.append(_stmt(assign(ans.id, op), s))
+        expr = self.instantiate(prim, bound, ans)
+        if t in self.owned and _may_alias(expr):
+            expr = call("np.copy", [expr])
+        tangent = self._normalized_assign(self.tan(t), expr, s)
+        if t in reads and uses_ans:
+            return out + tangent + [_stmt(assign(t, ans), s)]
+        if t in reads:
+            return tangent + [s]
+        return [s] + tangent
+
+    def instantiate(self, prim, bound, ans):
+        """The prim's jvp template with operands, tangents (or symbolic zeros) and ``ans``."""
+        subst = {"ans": ans}
+        for param, atoms in bound.items():
+            if isinstance(atoms, list):
+                subst[param] = gast.List(elts=list(atoms), ctx=gast.Load())
+                if any(self.is_active(a) for a in atoms):
+                    subst[f"t_{param}"] = _live(gast.List(
+                        elts=[self.tangent_or_zero(a) for a in atoms], ctx=gast.Load()))
+                else:
+                    subst[f"t_{param}"] = _zero(atoms[0] if atoms else const(0.0))
+            else:
+                subst[param] = _as_expr(atoms)
+                if self.is_active(atoms):
+                    subst[f"t_{param}"] = _live(name(self.tan(atoms.id)))
+                else:
+                    subst[f"t_{param}"] = _zero(atoms)
+        expr = _instantiate(prim.jvp, subst)
+        expr, state, widen = _simplify(expr)
+        if state == "zero":
+            return call("_ax.zeros_like", [ans])
+        if widen:
+            expr = call("_ax.broadcast_like", [expr, ans])
+        return _drop_default_keywords(expr)
+
+    def _normalized_assign(self, target, expr, s):
+        out = []
+        norm = ExprNormalizer(self.fresh, getattr(s, "origin", None), verb="differentiate")
+        op = norm.op(expr, out)
+        out.append(assign(target, op))
+        return [_stmt(x, s) for x in out]
+
+    # -- calls ----------------------------------------------------------------------------------
+    def helper_call(self, s, t, op):
+        callee = dotted_path(op.func)
+        core = self.program.functions[callee]
+        custom = getattr(core.fn, "__astjax_custom__", None)
+        if custom is not None and getattr(custom, "jvp_rule", None) is not None:
+            return self.custom_jvp_call(s, t, op, custom)
+        if custom is not None:
+            raise UnsupportedError(
+                f"can't apply forward-mode differentiation (jvp) to the custom_vjp function "
+                f"{custom.__name__}, as in JAX: use reverse mode, or custom_jvp",
+                where=_where(s), construct=_text(s))
+        mask = [self.is_active(a) for a in op.args]
+        gen = self.request(callee, mask)
+        tangents = [name(self.tan(a.id)) for a in op.args if self.is_active(a)]
+        target = gast.Tuple(elts=[name(t, gast.Store()), name(self.tan(t), gast.Store())],
+                            ctx=gast.Store())
+        node = gast.Assign(targets=[target], value=call(gen, list(op.args) + tangents),
+                           type_comment=None)
+        return [_stmt(node, s)]
+
+    def custom_jvp_call(self, s, t, op, custom):
+        """``y = f(x)`` for a custom_jvp ``f``: its user rule gives the value and tangent."""
+        rule = custom.jvp_rule
+        rule_name = self._capture(rule.__name__, rule)
+        primals = gast.Tuple(elts=list(op.args), ctx=gast.Load())
+        tangents = gast.Tuple(elts=[self.tangent_or_zero(a) for a in op.args], ctx=gast.Load())
+        target = gast.Tuple(elts=[name(t, gast.Store()), name(self.tan(t), gast.Store())],
+                            ctx=gast.Store())
+        node = gast.Assign(targets=[target], value=call(rule_name, [primals, tangents]),
+                           type_comment=None)
+        node.note = f"custom_jvp rule of {custom.__name__}"
+        return [_stmt(node, s)]
+
+    def _capture(self, wanted, value):
+        for k, v in self.env.items():
+            if v is value:
+                return k
+        key = self.fresh.exact(wanted)
+        self.env[key] = value
+        return key
+
+    # -- item writes and lists ------------------------------------------------------------------
+    def setitem(self, s, target):
+        x = target.value.id
+        if x not in self.active:
+            return [s]
+        slot = gast.Subscript(value=name(self.tan(x)), slice=copy.deepcopy(target.slice),
+                              ctx=gast.Store())
+        node = gast.Assign(targets=[slot], value=self.tangent_or_zero(s.value), type_comment=None)
+        return [s, _stmt(node, s)]
+
+    def append(self, s):
+        lst = s.value.func.value.id
+        if lst not in self.active:
+            return [s]
+        item = self.tangent_or_zero(s.value.args[0])
+        node = gast.Expr(value=call(gast.Attribute(value=name(self.tan(lst)), attr="append",
+                                                   ctx=gast.Load()), [item]))
+        return [s, _stmt(node, s)]
+
+
+# ---- templates with symbolic zeros --------------------------------------------------------------
+
+_TEMPLATES = {}
+
+
+def _parsed(template):
+    if template not in _TEMPLATES:
+        _TEMPLATES[template] = parse_expr(template)
+    return _TEMPLATES[template]
+
+
+def _template_names(template):
+    return {n.id for n in gast.walk(_parsed(template)) if isinstance(n, gast.Name)}
+
+
+def _tangent_params(prim):
+    names = _template_names(prim.jvp)
+    return [p for p in prim.params if f"t_{p}" in names]
+
+
+def _instantiate(template, subst):
+    expr = copy.deepcopy(_parsed(template))
+
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in subst and isinstance(node.ctx, gast.Load):
+                new = copy.deepcopy(subst[node.id])
+                for attr in ("zero_of", "live"):
+                    if hasattr(subst[node.id], attr):
+                        setattr(new, attr, getattr(subst[node.id], attr))
+                return new
+            return node
+    return Sub().visit(expr)
+
+
+def _zero(atom):
+    node = name("__zero__")
+    node.zero_of = atom
+    return node
+
+
+def _live(node):
+    node.live = True
+    return node
+
+
+def _simplify(node):
+    """(expression, state, widen): state is 'none' (no tangent in it), 'zero' or 'live'.
+    Zero tangents vanish from sums and make products zero; a zero left inside a call becomes
+    a concrete zero.  ``widen`` says a sum lost an array-valued zero term, so the result may
+    need broadcasting to the full result shape (``t_x + t_y`` with only x active)."""
+    if isinstance(node, gast.Name) and hasattr(node, "zero_of"):
+        return node, "zero", False
+    if getattr(node, "live", False):
+        return node, "live", False
+    if isinstance(node, gast.BinOp):
+        left, ls, lw = _simplify(node.left)
+        right, rs, rw = _simplify(node.right)
+        widen = lw or rw
+        if isinstance(node.op, (gast.Add, gast.Sub)):
+            if ls == "zero" and rs == "zero":
+                return node, "zero", False
+            if rs == "zero":
+                return left, ls, widen or _widens(right)
+            if ls == "zero":
+                if isinstance(node.op, gast.Sub):
+                    right = gast.UnaryOp(op=gast.USub(), operand=right)
+                return right, rs, widen or _widens(left)
+        elif "zero" in (ls, rs):
+            return node, "zero", False
+        node.left, node.right = left, right
+        if ls == rs == "none" and _is_number(left) and _is_number(right):
+            return _fold(node), "none", False
+        return node, "live" if "live" in (ls, rs) else "none", widen
+    if isinstance(node, gast.UnaryOp):
+        operand, state, widen = _simplify(node.operand)
+        node.operand = operand
+        return node, state, widen
+    states, widen = [], False
+    for field, value in gast.iter_fields(node):
+        if field in ("func", "ctx"):
+            continue
+        if isinstance(value, list):
+            new = []
+            for item in value:
+                if isinstance(item, gast.AST):
+                    item, state, w = _simplify(item)
+                    states.append(state)
+                    widen = widen or w
+                new.append(item)
+            setattr(node, field, new)
+        elif isinstance(value, gast.AST):
+            value, state, w = _simplify(value)
+            states.append(state)
+            widen = widen or w
+            setattr(node, field, value)
+    if "live" in states:
+        return _concrete_zeros(node), "live", widen
+    if "zero" in states:
+        return node, "zero", False
+    return node, "none", widen
+
+
+def _widens(zero_term):
+    """A dropped bare zero tangent of an array operand may have been the widest term."""
+    atom = getattr(zero_term, "zero_of", None)
+    return isinstance(atom, gast.Name)
+
+
+def _concrete_zeros(node):
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, n):
+            atom = getattr(n, "zero_of", None)
+            if atom is None:
+                return n
+            if isinstance(atom, gast.Name):
+                return call("_ax.zeros_like", [name(atom.id)])
+            return const(0.0)
+    return Sub().visit(node)
+
+
+def _is_number(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and \
+        not isinstance(node.value, bool)
+
+
+def _fold(node):
+    import operator
+    ops = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul}
+    fn = ops.get(type(node.op))
+    if fn is None:
+        return node
+    return const(fn(node.left.value, node.right.value))
+
+
+def _drop_default_keywords(expr):
+    """``np.sum(t, axis=None, keepdims=False)`` -> ``np.sum(t)``: keywords equal to the called
+    primitive's defaults say nothing."""
+    for node in gast.walk(expr):
+        if isinstance(node, gast.Call) and node.keywords:
+            path = dotted_path(node.func)
+            prim = primitives.lookup(path) if path else None
+            if prim is None:
+                continue
+            node.keywords = [k for k in node.keywords if not (
+                k.arg in prim.defaults and isinstance(k.value, gast.Constant) and
+                type(k.value.value) is type(prim.defaults[k.arg]) and
+                k.value.value == prim.defaults[k.arg])]
+    return expr
+
+
+def _may_alias(expr):
+    """A tangent expression that may return an existing array (not a fresh one)."""
+    if isinstance(expr, gast.Name):
+        return True
+    return isinstance(expr, gast.Call) and dotted_path(expr.func) == "_ax.broadcast_like"
+
+
+# ---- small helpers ----------------------------------------------------------------------------
+
+def _is_active_atom(atom, active):
+    return isinstance(atom, gast.Name) and atom.id in active
+
+
+def _operand_atoms(op):
+    from .normalize import operands
+    return operands(op)
+
+
+def _as_expr(v):
+    from .reverse import _as_expr as as_expr
+    return as_expr(v)
+
+
+def _names(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+def _walk_stmts(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, gast.If):
+            yield from _walk_stmts(s.body)
+            yield from _walk_stmts(s.orelse)
+        elif isinstance(s, (gast.For, gast.While)):
+            yield from _walk_stmts(s.body)
+
+
+def _is_append(s):
+    v = s.value
+    return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+        v.func.attr == "append" and isinstance(v.func.value, gast.Name)
+
+
+def _stmt(node, like):
+    node.origin = getattr(like, "origin", None)
+    return node
+
+
+def _where(node):
+    origin = getattr(node, "origin", None)
+    return (origin.filename, origin.lineno) if origin else None
+
+
+def _text(node):
+    origin = getattr(node, "origin", None)
+    return origin.text if origin else None

@@ -1,0 +1,266 @@
+"""`jit`: compile a NumPy function to C through Cython, once per call signature.
+
+    @jit
+    def selu(x, alpha=1.67, lmbda=1.05):
+        return lmbda * np.where(x > 0, x, alpha * np.exp(x) - alpha)
+
+    selu(x)                          # first call for float32[::1]: lower, build or load, run
+    explain(selu)                    # which lines became C, which stayed NumPy, and why
+    source(selu, stage="cython")     # the generated .pyx of the last signature
+
+A signature is, per argument, an array's dtype, ndim and C-contiguity, a Python scalar's
+kind (bool, int, float), a NumPy scalar's dtype, or the value itself for `static_argnums`.
+For each, the function is normalized (astjax.normalize), typed with NumPy 2's rules
+(codegen.types), lowered (codegen.cython) and built (codegen.cache: Cython + the C compiler,
+cached on disk). Whatever cannot be compiled runs as NumPy: single statements inside the
+compiled module, or the whole function when normalizing or building fails (no compiler, for
+one). `explain` lists those fallbacks; `strict=True` raises FallbackError instead.
+`background=True` runs the NumPy function while the extension builds in a thread.
+"""
+import functools
+import inspect
+
+import numpy as np
+
+from codegen import cache
+from codegen.background import build_in_background
+from codegen.build import BuildFlags
+from codegen.cython import lower
+from codegen.errors import BuildError, FallbackError
+from codegen.types import Const, of_value, signature
+
+from .emit import render
+from .errors import AstjaxError
+from .normalize import normalize
+
+__all__ = ["jit", "explain", "JitFunction"]
+
+
+def jit(fn=None, *, static_argnums=(), strict=False, boundscheck=True, background=False):
+    """Compile `fn` per call signature (usable as `@jit` or `@jit(static_argnums=...)`)."""
+    if fn is None:
+        return lambda f: JitFunction(f, static_argnums, strict, boundscheck, background)
+    return JitFunction(fn, static_argnums, strict, boundscheck, background)
+
+
+class Specialization:
+    """One compiled (or fallen back) version of the function, for one signature."""
+
+    def __init__(self, signature_text, entry):
+        self.signature = signature_text
+        self.entry = entry              # what calls run now
+        self.status = "numpy"           # "compiled" | "building" | "numpy"
+        self.reason = ""                # why it runs as NumPy
+        self.lowered = None             # codegen.cython.Lowered
+        self.module = None
+        self.future = None
+
+    def poll(self):
+        """Switch to the extension once its background build is done."""
+        if self.future is not None and self.future.done():
+            future, self.future = self.future, None
+            try:
+                self.activate(future.result())
+            except AstjaxError as exc:
+                self.status, self.reason = "numpy", f"the build failed: {exc}"
+
+    def activate(self, module):
+        if self.lowered.env:
+            _bind_env(module, self.lowered.env)
+        self.module = module
+        self.entry = getattr(module, self.lowered.entry)
+        self.status, self.reason = "compiled", ""
+
+
+_bound_env = {}      # module name -> the captured values its globals hold
+
+
+def _bind_env(module, env):
+    previous = _bound_env.get(module.__name__)
+    if previous is not None and not all(previous.get(k) is v for k, v in env.items()):
+        raise _EnvConflict()
+    module._astjax_bind(env)
+    _bound_env[module.__name__] = dict(env)
+
+
+class _EnvConflict(Exception):
+    """The same generated module already serves other captured values in this process."""
+
+
+class JitFunction:
+    """A function compiled per call signature; call it like the original."""
+
+    def __init__(self, fn, static_argnums=(), strict=False, boundscheck=True, background=False):
+        functools.update_wrapper(self, fn)
+        self.__astjax_function__ = fn
+        self.fn = fn
+        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) \
+            else tuple(static_argnums)
+        self.strict = strict
+        self.background = background
+        self.flags = BuildFlags(boundscheck=boundscheck)
+        self.specializations = {}      # signature key -> Specialization
+        self.last = None
+        self._signature = inspect.signature(fn)
+        self._nparams = len(self._signature.parameters)
+        self._defaults = tuple(p.default for p in self._signature.parameters.values())
+        self._min_args = sum(p.default is inspect.Parameter.empty
+                             for p in self._signature.parameters.values())
+        self._program = None
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self._nparams:
+            if not kwargs and self._min_args <= len(args) < self._nparams:
+                args = args + self._defaults[len(args):]      # the common case, fast
+            else:
+                bound = self._signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                args = bound.args
+        key = self._key(args)
+        spec = self.specializations.get(key)
+        if spec is None:
+            spec = self._specialize(args, key)
+        elif spec.future is not None:
+            spec.poll()
+        return spec.entry(*args)
+
+    def _key(self, args):
+        key = []
+        for i, a in enumerate(args):
+            t = type(a)
+            if i in self.static_argnums:
+                try:
+                    hash(a)
+                except TypeError:
+                    raise TypeError(f"static argument {i} of {self.__name__} must be "
+                                    f"hashable, got {t.__name__}") from None
+                key.append(("static", t, a))
+            elif t is np.ndarray:
+                key.append((a.dtype, a.ndim, a.flags.c_contiguous))
+            elif t in (float, int, bool):
+                key.append(t)
+            else:
+                key.append(of_value(a))
+        return tuple(key)
+
+    # -- specializing ---------------------------------------------------------------------
+    def _specialize(self, args, key):
+        types = [Const(a) if i in self.static_argnums else of_value(a)
+                 for i, a in enumerate(args)]
+        spec = Specialization(signature(types), self.fn)
+        self.specializations[key] = spec
+        self.last = spec
+        try:
+            if self._program is None:
+                self._program = normalize(self.fn, verb="compile")
+            spec.lowered = lower(self._program, types, label=_label(self.fn))
+        except AstjaxError as exc:
+            return self._fallback(spec, str(exc))
+        except Exception as exc:   # a lowering bug must never break the user's call
+            return self._fallback(spec, f"internal error while lowering: "
+                                        f"{type(exc).__name__}: {exc}")
+        fallbacks = [n for n in spec.lowered.notes if n.status == "Python"]
+        if self.strict and fallbacks:
+            raise FallbackError(f"jit(strict=True): part of {self.__name__} would run as "
+                                f"Python:\n" + _describe_notes(fallbacks))
+        if self.background:
+            spec.status = "building"
+            spec.future = build_in_background(spec.lowered.source, self.__name__,
+                                              spec.lowered.signature, flags=self.flags)
+            spec.poll()
+            return spec
+        self._build(spec)
+        return spec
+
+    def _build(self, spec, salt=0):
+        source = spec.lowered.source + (f"\n# instance {salt}\n" if salt else "")
+        try:
+            module = cache.load_or_build(source, self.__name__, spec.lowered.signature,
+                                         flags=self.flags)
+            spec.activate(module)
+        except _EnvConflict:
+            self._build(spec, salt + 1)
+        except BuildError as exc:
+            self._fallback(spec, f"the build failed: {exc}")
+
+    def _fallback(self, spec, reason):
+        if self.strict:
+            raise FallbackError(f"jit(strict=True): {self.__name__} runs as NumPy: {reason}")
+        spec.entry, spec.status, spec.reason = self.fn, "numpy", reason
+        return spec
+
+    # -- introspection --------------------------------------------------------------------
+    def __astjax_stage__(self, stage):
+        """Generated source of the latest signature: stage 'cython' or 'core'."""
+        if stage == "core":
+            program = self._program or normalize(self.fn, verb="compile")
+            return "\n\n".join(render(c.node) for c in program.functions.values())
+        if stage == "cython":
+            if self.last is None or self.last.lowered is None:
+                raise ValueError(f"{self.__name__} has no Cython source yet: call it first")
+            return self.last.lowered.source
+        raise ValueError(f"jit functions have stages 'cython' and 'core', not {stage!r}")
+
+    def __repr__(self):
+        return f"<jit {self.__name__}: {len(self.specializations)} signature(s)>"
+
+
+def _label(fn):
+    code = fn.__code__
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno} {fn.__name__}"
+
+
+# ----------------------------------------------------------------------------- explain
+
+STATUS_WORDS = {"fused": "C loop (fused)", "C": "C", "NumPy": "NumPy call",
+                "Python": "Python (fallback)"}
+_RANK = {"C": 0, "fused": 1, "NumPy": 2, "Python": 3}
+
+
+class Explanation(str):
+    """The text of `explain`; prints as itself in a REPL."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def explain(f):
+    """What `jit` made of f, per signature: lines in C, lines in NumPy, fallbacks and why."""
+    if not isinstance(f, JitFunction):
+        raise TypeError(f"explain() takes a jit function, got {type(f).__name__}")
+    lines = [f"{f.__name__} ({_label(f.fn)}): {len(f.specializations)} signature(s)"]
+    for spec in f.specializations.values():
+        where = spec.module.__name__ if spec.module is not None else ""
+        state = {"compiled": f"compiled to C ({where})", "building": "building in the "
+                 "background; NumPy meanwhile", "numpy": f"runs as NumPy: {spec.reason}"}
+        lines.append(f"  {spec.signature}: {state[spec.status]}")
+        if spec.lowered is not None:
+            lines.append(_describe_notes(spec.lowered.notes, indent="    "))
+    return Explanation("\n".join(lines))
+
+
+def _describe_notes(notes, indent="  "):
+    by_line = {}
+    for note in notes:
+        origin = note.origin
+        key = (origin.filename, origin.lineno) if origin else ("?", 0)
+        entry = by_line.setdefault(key, {"origin": origin, "status": "C", "details": []})
+        if _RANK[note.status] >= _RANK[entry["status"]]:
+            entry["status"] = note.status
+        if note.status == "Python" and note.detail not in entry["details"]:
+            entry["details"].append(note.detail)
+        if note.status == "NumPy" and note.detail not in entry["details"] \
+                and entry["status"] != "Python":
+            entry["details"].append(note.detail)
+    out = []
+    for (_, lineno), entry in sorted(by_line.items(), key=lambda kv: kv[0][1]):
+        origin = entry["origin"]
+        where = origin.short if origin else "?"
+        text = origin.text.strip() if origin and origin.text else ""
+        status = STATUS_WORDS[entry["status"]]
+        detail = f" [{'; '.join(entry['details'])}]" if entry["details"] else ""
+        out.append(f"{indent}{where:<14} {status:<18} {text}{detail}")
+    return "\n".join(out)
