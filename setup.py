@@ -14,7 +14,7 @@ setup(
         # touch gast/beniget only through astjax/_syntax.py.
         "gast>=0.6,<0.8",
         "beniget>=0.4.2,<0.6",
-        "cython>=3.0",
+        "cython>=3.1",   # 3.1+: shared utility module, ~1 s builds instead of ~5 s
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     entry_points={"console_scripts": ["astjax=astjax.cli:main"]},

@@ -1,18 +1,19 @@
 """``astjax annotate``: an HTML page, in the spirit of ``cython -a``, showing each line of a
 user function beside the Cython jit generated for it, coloured by what runs in C.
 
-    page = annotate.page(selu, pyx_source, explain=astjax.explain(selu))
+    page = annotate.page(selu, lowered.source, notes=lowered.notes)
     page.html, page.summary
 
 Generated Cython says which user line each block comes from (``# kernels.py:12: user text``
-comments, see astjax/emit.py); that is how lines are tied together.  Cython itself scores
-every generated line by its calls into the Python C-API (``cython -a``'s yellow); a user
-line's score is the sum over its generated lines.  White means pure C.  Lines jit's explain
-reports as running in NumPy/Python are marked too, with the reason.  Needs Cython, not a C
-compiler: Cython only translates the module to C here.
+comments, see astjax/emit.py); that is how lines are tied together.  A user line is coloured
+by what jit made of it (its lowering notes, what ``astjax.explain`` prints): C, a NumPy call,
+or a Python fallback with the reason.  Each generated line is shaded as ``cython -a`` shades
+it, by the calls into the Python C-API in its C (Cython's own annotation; white is pure C).
+Needs Cython, not a C compiler: Cython only translates the module to C here.
 """
 import html
 import inspect
+import linecache
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .highlight import html as highlight
 
-ORIGIN = re.compile(r"^\s*# (?P<file>[^\s:]+):(?P<line>\d+): ?(?P<text>.*)$")
+ORIGIN = re.compile(r"^\s*# (?P<file>.+?):(?P<line>\d+): ?(?P<text>.*)$")
 
 
 @dataclass
@@ -38,8 +39,9 @@ class Block:
 class Page:
     html: str
     summary: str
-    blocks: list
-    scores: dict
+    blocks: list                 # Blocks of generated lines, by user line
+    scores: dict                 # pyx line -> Python C-API score
+    statuses: dict               # user line -> (jit status, details)
 
 
 def blocks_of(pyx_source, scores, user_file=None):
@@ -49,8 +51,9 @@ def blocks_of(pyx_source, scores, user_file=None):
     base = Path(user_file).name if user_file else None
     for number, text in enumerate(pyx_source.splitlines(), 1):
         match = ORIGIN.match(text)
-        if match and (base is None or match.group("file") == base):
-            line = int(match.group("line"))
+        origin = _user_origin(match.group("file"), int(match.group("line"))) if match else None
+        if origin is not None and (base is None or origin[0] == base):
+            line = origin[1]
             block = by_line.get(line)
             if block is None:
                 block = by_line[line] = Block(line)
@@ -65,6 +68,20 @@ def blocks_of(pyx_source, scores, user_file=None):
             seen.add(id(b))
             out.append(b)
     return out
+
+
+def _user_origin(filename, line):
+    """(user file, line) of a ``# file:line:`` comment.  A comment naming a generated function
+    (``<astjax-3: grad(f): grad_f>:12``, when jit compiles grad(f)) is followed back through
+    that function's own comments to the user's line."""
+    if not filename.startswith("<astjax-"):
+        return filename, line
+    lines = linecache.getlines(filename)          # astjax.emit registered it there
+    for text in reversed(lines[:line]):
+        match = ORIGIN.match(text)
+        if match and not match.group("file").startswith("<astjax-"):
+            return match.group("file"), int(match.group("line"))
+    return None
 
 
 def cython_scores(pyx_source, directives=None):
@@ -102,8 +119,33 @@ def _colour(score):
     return f"#ffff{shade:02x}"
 
 
-def page(fn, pyx_source, explain=None, title=None, directives=None):
-    """The annotated page of user function ``fn`` compiled to ``pyx_source``."""
+# What jit made of a user line (codegen.cython's note statuses, worst first wins).
+STATUS = {"C": ("C", "#ffffff"), "fused": ("C loop (fused)", "#ffffff"),
+          "NumPy": ("NumPy call", "#ffff9f"), "Python": ("Python (fallback)", "#ffc89a")}
+RANK = {"C": 0, "fused": 1, "NumPy": 2, "Python": 3}
+
+
+def line_status(notes):
+    """{user line: (status, [details])} from jit's lowering notes (the worst status of the
+    line's statements, as ``astjax.explain`` reports it)."""
+    out = {}
+    for note in notes:
+        origin = getattr(note, "origin", None)
+        where = _user_origin(origin.filename, origin.lineno) if origin else None
+        if where is None or note.status not in RANK:
+            continue
+        status, details = out.get(where[1], ("C", []))
+        if RANK[note.status] >= RANK[status]:
+            status = note.status
+        if note.status in ("NumPy", "Python") and note.detail and note.detail not in details:
+            details.append(note.detail)
+        out[where[1]] = (status, details)
+    return out
+
+
+def page(fn, pyx_source, notes=(), title=None, directives=None):
+    """The annotated page of user function ``fn`` compiled to ``pyx_source``; ``notes`` are
+    jit's lowering notes (``Lowered.notes``), ``directives`` its Cython directives."""
     plain = inspect.unwrap(fn)
     try:
         user_lines, start = inspect.getsourcelines(plain)
@@ -112,65 +154,51 @@ def page(fn, pyx_source, explain=None, title=None, directives=None):
         user_lines, start, user_file = [], 0, None
     scores = cython_scores(pyx_source, directives)
     blocks = blocks_of(pyx_source, scores, user_file)
-    by_user = {}
-    for b in blocks:
-        if b.user_line is not None:
-            by_user[b.user_line] = b
-    python_lines = _python_lines(explain)
-    rows, in_c, with_code = [], 0, 0
+    by_user = {b.user_line: b for b in blocks if b.user_line is not None}
+    statuses = line_status(notes)
+    rows, counts = [], dict.fromkeys(STATUS, 0)
     for offset, text in enumerate(user_lines):
         number = start + offset
         block = by_user.get(number)
-        score = block.score if block else 0
-        code = block.lines if block else []
-        why = python_lines.get(number)
-        if code:
-            with_code += 1
-            in_c += score == 0 and why is None
-        rows.append(_row(number, text.rstrip("\n"), score, code, why))
-    setup = [b for b in blocks if b.user_line is None or b.user_line not in
-             range(start, start + len(user_lines))]
-    setup_rows = "".join(_code_lines(b.lines) for b in setup)
+        status, details = statuses.get(number, (None, []))
+        if status is not None:
+            counts[status] += 1
+        rows.append(_row(number, text.rstrip("\n"), block, status, details))
+    shown = range(start, start + len(user_lines))
+    setup_rows = "".join(_code_lines(b.lines) for b in blocks
+                         if b.user_line is None or b.user_line not in shown)
     name = title or getattr(plain, "__qualname__", "function")
-    summary = (f"{with_code} line(s) of {name} generate code: {in_c} run in C only, "
-               f"{with_code - in_c} call into Python")
+    summary = (f"{sum(counts.values())} line(s): {counts['C'] + counts['fused']} in C "
+               f"({counts['fused']} fused loops), {counts['NumPy']} NumPy calls, "
+               f"{counts['Python']} Python fallbacks")
     if not scores:
         summary += " (no Cython scores: Cython could not translate the module)"
     body = _TEMPLATE.format(
         title=html.escape(f"astjax annotate: {name}"), name=html.escape(name),
         file=html.escape(f"{user_file}:{start}" if user_file else "(source unavailable)"),
         summary=html.escape(summary), rows="".join(rows), setup=setup_rows)
-    return Page(body, summary, blocks, scores)
-
-
-def _python_lines(explain):
-    """{user line: reason} for what explain says runs as NumPy/Python (duck-typed)."""
-    out = {}
-    for item in getattr(explain, "fallbacks", None) or []:
-        line = getattr(item, "lineno", None) or (item.get("lineno") if isinstance(item, dict)
-                                                 else None)
-        reason = getattr(item, "reason", None) or (item.get("reason") if isinstance(item, dict)
-                                                   else None)
-        if line is not None:
-            out[int(line)] = reason or "runs as Python"
-    return out
+    return Page(body, summary, blocks, scores, statuses)
 
 
 def _code_lines(lines):
     return "".join(
-        f'<div class="gen" style="background:{_colour(score)}" title="score {score}">'
-        f'<span class="no">{number:4d}</span> {highlight(text)}</div>'
+        f'<div class="gen" style="background:{_colour(score)}" title="Python C-API score '
+        f'{score}"><span class="no">{number:4d}</span> {highlight(text)}</div>'
         for number, text, score in lines)
 
 
-def _row(number, text, score, code, why):
-    colour = "#ffd0b0" if why else _colour(score)
-    note = f'<div class="why">runs as Python: {html.escape(why)}</div>' if why else ""
-    state = "python" if why else ("c" if code and score == 0 else "capi" if code else "none")
+def _row(number, text, block, status, details):
+    score = block.score if block else 0
+    if status is None:                       # no statement of jit's: the def line, blanks
+        word, colour, state = "", _colour(score) if block else "#ffffff", "none"
+    else:
+        (word, colour), state = STATUS[status], status.lower()
+    note = f'<div class="why">{html.escape(word)}' + \
+        (f": {html.escape('; '.join(details))}" if details else "") + "</div>" if word else ""
     return (f'<tr class="{state}"><td class="user" style="background:{colour}" '
-            f'title="score {score}"><span class="no">{number}</span> '
-            f'<code>{highlight(text)}</code>{note}</td>'
-            f'<td class="code">{_code_lines(code)}</td></tr>\n')
+            f'title="{html.escape(word or "no code")}, Python C-API score {score}">'
+            f'<span class="no">{number}</span> <code>{highlight(text)}</code>{note}</td>'
+            f'<td class="code">{_code_lines(block.lines if block else [])}</td></tr>\n')
 
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -192,12 +220,12 @@ details {{ margin-top: 1.5em; }}
 <body>
 <h1>{name}</h1>
 <p>{file} &mdash; {summary}</p>
-<p class="legend"><span style="background:#ffffff">C only</span>
-<span style="background:#ffff9f">some Python C-API calls</span>
-<span style="background:#ffff3f">many</span>
-<span style="background:#ffd0b0">runs as NumPy/Python</span>
-(shades as in <code>cython -a</code>: a user line's score is the number of Python C-API
-calls in the C of its generated lines)</p>
+<p class="legend">Your lines: <span style="background:#ffffff">C</span>
+<span style="background:#ffff9f">NumPy call</span>
+<span style="background:#ffc89a">Python fallback</span> (what jit made of them, as
+<code>astjax.explain</code> says). Generated lines: shaded as in <code>cython -a</code>,
+<span style="background:#ffffff">white</span> pure C,
+<span style="background:#ffff7f">yellow</span> by the number of Python C-API calls in its C.</p>
 <table>
 <tr><th>your code</th><th>generated Cython</th></tr>
 {rows}</table>

@@ -27,7 +27,9 @@ with a ``PrebuiltWarning`` and jit goes its usual way (compile, or run NumPy):
 A call whose arguments are C-contiguous may use an entry declared for any strides (``[:]``).
 """
 import ast
+import dataclasses
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -43,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AstjaxError
-from .signatures import parse_signature
+from .signatures import SignatureError, parse_signature
 
 FOLDER = "__astjax__"
 MANIFEST_FORMAT = 1
@@ -52,10 +54,6 @@ PATH_VARIABLE = "ASTJAX_PREBUILT_PATH"
 
 class PrebuiltWarning(UserWarning):
     """A prebuilt artifact exists but cannot be used (stale, other platform, corrupt)."""
-
-
-class NeedsSignature(AstjaxError):
-    """Generating Cython needs argument types and none were given or declared."""
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -179,12 +177,28 @@ def forget_manifests():
 def _warn_once(key, message):
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, PrebuiltWarning, stacklevel=4)
+        warnings.warn(message, PrebuiltWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel():
+    """The stacklevel of the first caller outside astjax (the user's call of the function)."""
+    here = Path(__file__).resolve().parent
+    frame, level = sys._getframe(1), 1
+    while frame is not None and Path(frame.f_code.co_filename).resolve().parent == here:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _parse_or_none(text):
+    try:
+        return parse_signature(text)
+    except SignatureError:
+        return None
 
 
 def _fits(built_sig, call_sig):
     """Whether an extension built for ``built_sig`` accepts a call typed ``call_sig``."""
-    if len(built_sig.args) != len(call_sig.args):
+    if built_sig is None or len(built_sig.args) != len(call_sig.args):
         return False
     for b, c in zip(built_sig.args, call_sig.args):
         if (b.dtype, b.ndim, b.python) != (c.dtype, c.ndim, c.python):
@@ -200,14 +214,18 @@ def candidates(fn, signature):
     code = getattr(plain, "__code__", None)
     if code is None:
         return []
-    call_sig = parse_signature(signature)
+    text = signature if isinstance(signature, str) else signature.text
+    try:
+        call_sig = parse_signature(text)
+    except SignatureError:             # e.g. a static argument's value: exact matches only
+        call_sig = None
     out = []
     for folder, manifest in manifests_for(code.co_filename):
         for entry in manifest.get("functions", {}).get(plain.__qualname__, []):
-            built_sig = parse_signature(entry["signature"])
-            if _fits(built_sig, call_sig):
-                exact = built_sig == call_sig
-                out.append((not exact, folder, manifest, entry))
+            if entry["signature"] == text:
+                out.append((False, folder, manifest, entry))
+            elif call_sig is not None and _fits(_parse_or_none(entry["signature"]), call_sig):
+                out.append((True, folder, manifest, entry))
     out.sort(key=lambda c: c[0])
     return [(folder, manifest, entry) for _, folder, manifest, entry in out]
 
@@ -276,8 +294,8 @@ def loaded():
 # ----------------------------------------------------------------------------- jit hooks
 
 def _jit_module():
-    try:
-        from . import jit as jit_module
+    try:        # by name: the package attribute `astjax.jit` is the function, not the module
+        jit_module = importlib.import_module("astjax.jit")
     except ImportError:
         raise AstjaxError("astjax.jit is not available in this version of astjax") from None
     return jit_module
@@ -333,7 +351,6 @@ def lower(obj, signature):
 def use_prebuilt(jitted, spec):
     """jit's hook, called before building ``spec``: activate a valid prebuilt extension for
     its signature and return True, else False (nothing changed)."""
-    from codegen.types import Const
     types_text = spec.lowered.signature
 
     def lower_at(text):
@@ -350,8 +367,6 @@ def use_prebuilt(jitted, spec):
     lowered = spec.lowered
     if found.signature != types_text:
         lowered = _lowered(jitted, list(_types_of_text(found.signature)))
-    if any(isinstance(t, Const) for t in ()):
-        return False
     previous = spec.lowered
     spec.lowered = lowered
     try:
@@ -368,19 +383,6 @@ def _types_of_text(text):
     return to_types(text)
 
 
-def cython_source(obj, signature=None):
-    """The .pyx jit generates for ``obj`` at ``signature`` (default: its first declared)."""
-    if signature is None:
-        declared = jitted_signatures(obj)
-        if not declared:
-            name = getattr(inspect.unwrap(obj), "__qualname__", obj)
-            raise NeedsSignature(f"the Cython of {name} depends on the argument types: pass "
-                                 f"--signature (e.g. -s \"float64[::1]\") or declare "
-                                 f"@astjax.jit(signatures=[...])")
-        signature = declared[0]
-    return lower(obj, signature)[0].source
-
-
 # ----------------------------------------------------------------------------- build (CLI)
 
 @dataclass
@@ -389,11 +391,13 @@ class Job:
     qualname: str
     signature: object           # Signature
     obj: object = None
+    full_signature: str = ""     # every parameter's type, defaults bound: the lookup key
     pyx: str = ""
     hint: str = ""
     flags: object = None
     result: dict = None
     error: str = ""
+    log_path: str = None
     seconds: float = 0.0
 
     @property
@@ -413,7 +417,9 @@ class BuildReport:
 
     @property
     def failures(self):
-        return [j.error for j in self.jobs if j.error]
+        """One message per failed job, naming the compiler log when there is one."""
+        return [j.error + (f"\n  full compiler log: {j.log_path}" if j.log_path else "")
+                for j in self.jobs if j.error]
 
     def nothing_found_message(self):
         where = ", ".join(map(str, self.paths))
@@ -459,17 +465,16 @@ def build(paths, outdir=None, jobs=1, backend="cython", march="", progress=print
             for sig in sigs:
                 job = Job(path, deco.name, sig, obj)
                 try:
-                    job.pyx, job.hint, job.flags = lower(obj, sig)
+                    lowered, job.hint, flags = lower(obj, sig)
+                    job.pyx, job.full_signature = lowered.source, lowered.signature
+                    job.flags = dataclasses.replace(flags, march=march)
                 except AstjaxError as exc:
                     job.error = f"{job.label}: cannot generate Cython: {exc}"
-                if march != (job.flags.march if job.flags else march):
-                    import dataclasses
-                    job.flags = dataclasses.replace(job.flags, march=march)
                 report.jobs.append(job)
     todo = [j for j in report.jobs if not j.error]
     for j in report.jobs:
         if j.error:
-            say(f"FAIL  {j.error}")
+            say(f"FAILED {j.error}")
     if todo:
         _build_jobs(todo, jobs, say)
     for path in found_by_file:
@@ -499,7 +504,13 @@ def _build_jobs(todo, jobs, say):
     from codegen import cache
     from codegen.errors import BuildError
     say(f"building {len(todo)} extension(s), {max(1, jobs)} at a time")
-    cache.shared_utility()                 # once, before the parallel builds need it
+    try:
+        cache.shared_utility()             # once, before the parallel builds need it
+    except BuildError as exc:
+        for job in todo:
+            job.error, job.log_path = _failure(job, exc)
+        say(f"FAIL  Cython's shared utility module (needed by every extension)")
+        return
     counter = iter(range(1, len(todo) + 1))
     counter_lock = threading.Lock()
 
@@ -507,24 +518,32 @@ def _build_jobs(todo, jobs, say):
         t0 = time.perf_counter()
         before = _entry_exists(job)
         try:
-            module = cache.load_or_build(job.pyx, job.hint, job.signature.text, flags=job.flags)
+            module = cache.load_or_build(job.pyx, job.hint, job.full_signature,
+                                         flags=job.flags)
             job.result = {"module": module.__name__, "so": module.__file__}
         except BuildError as exc:
-            job.error = f"{job.label}: build failed: {exc}"
+            job.error, job.log_path = _failure(job, exc)
         job.seconds = time.perf_counter() - t0
         with counter_lock:
             n = next(counter)
-        state = "FAIL " if job.error else "cached" if before else "built"
-        say(f"[{n}/{len(todo)}] {state:<6} {job.label} ({job.seconds:.1f} s)"
-            + (f"\n      {job.error}" if job.error else ""))
+        state = "FAILED" if job.error else "cached" if before else "built"
+        say(f"[{n}/{len(todo)}] {state:<6} {job.label} ({job.seconds:.1f} s)")
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(run, todo))
 
 
+def _failure(job, exc):
+    """(one-line message, log path) of a failed build."""
+    first = str(exc).split("\n  full compiler log:")[0].splitlines()[0]
+    if len(first) > 240:
+        first = first[:240] + " ..."
+    return f"{job.label}: build failed: {first}", exc.log_path
+
+
 def _entry_exists(job):
     from codegen import build, cache
-    key = cache.cache_key(job.pyx, job.signature.text, job.flags)
+    key = cache.cache_key(job.pyx, job.full_signature, job.flags)
     return (cache.cache_dir() / build.module_name(job.hint, key[:20]) / "meta.json").exists()
 
 
@@ -548,7 +567,8 @@ def _write_manifest(path, built, outdir, march):
         pyx_file = f"{job.result['module']}.pyx"
         (folder / pyx_file).write_text(job.pyx)
         functions.setdefault(job.qualname, []).append({
-            "signature": job.signature.text, "module": record["module"],
+            "signature": job.full_signature, "declared": job.signature.text,
+            "module": record["module"],
             "file": record["file"], "sha256": record["sha256"], "pyx_file": pyx_file,
             "source_sha256": source_hash(job.obj), "pyx_sha256": pyx_hash(job.pyx),
             "shared_utility": name is not None, "build_seconds": round(job.seconds, 3)})

@@ -94,6 +94,11 @@ def vjp(fun, *primals, has_aux=False):
     return out, vjp_fn
 
 
+# normalize.py evaluates ``astjax.grad(g)`` in a function being transformed (``grad(g)(x)``
+# inside it) and calls the generated gradient as a helper
+grad.__astjax_transform__ = value_and_grad.__astjax_transform__ = True
+
+
 def _finalize(d, p):
     from .runtime import finalize
     return finalize(d, p)

@@ -84,6 +84,8 @@ def _argnums(text):
 def _transform_fn(name):
     import astjax
     fn = getattr(astjax, name, None)
+    if inspect.ismodule(fn):               # e.g. the astjax.jit module before its export
+        fn = getattr(fn, name, None)
     if fn is None:
         raise CliError(f"the {name!r} transformation is not available in this version of "
                        f"astjax (available: {', '.join(available_transforms())})")
@@ -92,7 +94,7 @@ def _transform_fn(name):
 
 def available_transforms():
     import astjax
-    return [t for t in TRANSFORMS if getattr(astjax, t, None) is not None]
+    return [t for t in TRANSFORMS if callable(getattr(astjax, t, None))]
 
 
 def transformed(obj, name, argnums=None, signature=None):
@@ -102,60 +104,67 @@ def transformed(obj, name, argnums=None, signature=None):
         return obj
     transform = _transform_fn(name)
     if name == "jit":
-        return obj if _is_jitted(obj) else transform(plain)
+        from .aot import as_jitted
+        return as_jitted(obj)
     kwargs = {}
     if argnums is not None:
         key = "in_axes" if name == "vmap" else "argnums"
         kwargs[key] = argnums
-    if name in ("vjp", "jvp"):
+    if name == "jvp":
+        from . import higher
+        nums = argnums if argnums is None or isinstance(argnums, tuple) else (argnums,)
+        return higher.jvp_function(plain, nums)     # f_jvp(params..., tangents...)
+    if name == "vjp":
         return _linear_transform(transform, name, plain, kwargs, signature)
     return transform(plain, **kwargs)
 
 
 def _linear_transform(transform, name, plain, kwargs, signature):
-    """vjp and jvp take primal values: build them from a signature (zeros), as JAX would
-    need them too, then return something astjax.source can read."""
+    """vjp takes primal values: build them from a signature (zeros), as JAX would need them
+    too, then return its vjp function, whose source astjax.source reads."""
     from .signatures import declared_signatures, parse_signature
     sig = parse_signature(signature) if signature else \
         next(iter(declared_signatures(plain)), None)
     if sig is None:
         raise CliError(f"--transform {name} needs example argument types: pass --signature "
                        f"(e.g. -s \"float64[:]\")", EXIT_USAGE)
-    primals = sig.examples()
-    if name == "vjp":
-        return transform(plain, *primals)[1]
-    return transform(plain, primals, primals)
-
-
-def _is_jitted(obj):
-    return hasattr(obj, "__wrapped__") and getattr(obj, "__astjax_jit__", None) is not None \
-        or type(obj).__name__.lower().startswith("jit")
+    return transform(plain, *sig.examples())[1]
 
 
 def generated_source(obj, transform=None, stage="python", argnums=None, signature=None):
     """The text ``astjax show`` prints."""
     import astjax
-    if stage == "cython" and transform not in (None, "jit"):
-        target = transformed(obj, transform, argnums, signature)
-        target = _transform_fn("jit")(target)
-    elif stage == "cython":
-        target = transformed(obj, "jit", argnums, signature)
-    else:
-        target = transformed(obj, transform, argnums, signature)
+    stage = stage or ("cython" if transform == "jit" else "python")
     if stage == "cython":
-        return cython_source(target, signature)
-    if transform is None or transform == "jit":
-        target = inspect.unwrap(target) if stage == "core" else target
-    return astjax.source(target, stage=stage)
+        return lowered_for(obj, transform, argnums, signature)[0].source
+    if transform in (None, "jit"):
+        return astjax.source(inspect.unwrap(obj), stage=stage)   # its core form
+    return astjax.source(transformed(obj, transform, argnums, signature), stage=stage)
 
 
-def cython_source(jitted, signature=None):
-    """The .pyx jit generates for ``jitted`` at ``signature`` (else its declared one)."""
+def signature_for(obj, signature=None):
+    """The signature to compile ``obj`` for: the one given, else its first declared one."""
+    from .aot import jitted_signatures
+    from .signatures import parse_signature
+    if signature:
+        return parse_signature(signature)
+    declared = jitted_signatures(obj)
+    if not declared:
+        name = getattr(inspect.unwrap(obj), "__qualname__", obj)
+        raise CliError(f"the Cython of {name} depends on the argument types: pass --signature "
+                       f"(e.g. -s \"float64[::1]\") or declare @astjax.jit(signatures=[...])",
+                       EXIT_USAGE)
+    return declared[0]
+
+
+def lowered_for(obj, transform=None, argnums=None, signature=None):
+    """(codegen.cython.Lowered, BuildFlags) of jit(transform(obj)) at the signature."""
     from . import aot
-    try:
-        return aot.cython_source(jitted, signature)
-    except aot.NeedsSignature as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+    sig = signature_for(obj, signature)
+    target = obj if transform in (None, "jit") else \
+        transformed(obj, transform, argnums, sig.text)
+    lowered, _, flags = aot.lower(target, sig)
+    return lowered, flags
 
 
 def _human_bytes(n):
@@ -201,8 +210,10 @@ def cmd_annotate(args):
     obj = load_target(args.target)
     out = Path(args.output) if args.output else \
         Path(f"{Path(args.target.rpartition(':')[0]).stem}.{args.target.rpartition(':')[2]}.html")
-    page = annotate.page(obj, transform=args.transform, argnums=args.argnums,
-                         signature=args.signature)
+    lowered, flags = lowered_for(obj, args.transform, args.argnums, args.signature)
+    title = f"{args.transform}({args.target})" if args.transform else args.target
+    page = annotate.page(obj, lowered.source, notes=lowered.notes,
+                         directives=flags.directives(), title=title)
     out.write_text(page.html, encoding="utf-8")
     print(f"wrote {out} ({page.summary})")
     return EXIT_OK
@@ -273,9 +284,9 @@ def make_parser():
                       help="the transformation to apply (default: none)")
     show.add_argument("--argnums", type=_argnums, metavar="N[,N...]",
                       help="argnums of grad/jacfwd/..., in_axes of vmap")
-    show.add_argument("--stage", choices=STAGES, default="python",
-                      help="python: generated Python (default); core: after normalization; "
-                      "cython: the .pyx jit compiles")
+    show.add_argument("--stage", choices=STAGES,
+                      help="python: generated Python (the default, except for --transform "
+                      "jit); core: after normalization; cython: the .pyx jit compiles")
     show.add_argument("-s", "--signature", help=sig_help)
     show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="highlight the source (auto: when stdout is a terminal)")

@@ -164,11 +164,19 @@ def import_path(path):
         raise
     except Exception as exc:
         frames = traceback.extract_tb(exc.__traceback__)
-        user = [f for f in frames if not f.filename.startswith("<frozen")] or frames
-        last = user[-1]
+        user = [f for f in frames if _inside(f.filename, root)] or frames
+        last = user[-1]                      # the user's line that raised, not ours
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         raise ImportProblem(f"{last.filename}:{last.lineno}: importing {path} failed: "
                             f"{detail}") from exc
+
+
+def _inside(filename, root):
+    """Whether ``filename`` is the user's: under ``root``, and not astjax's own source."""
+    if filename.startswith("<"):
+        return False
+    f = Path(filename).resolve()
+    return root in f.parents and Path(__file__).resolve().parent not in f.parents
 
 
 def _import_file(path, name):

@@ -128,10 +128,12 @@ class _FunctionForward:
         self.mutated = mutated
         self.env = dict(core.env)
         names = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name)}
-        self.fresh = _Namer(names | set(core.env) | {"np", "math", "_ax"})
+        generated = {f"{f}{suffix}" for f in program.functions for suffix in ("", "_jvp")}
+        self.fresh = _Namer(names | set(core.env) | generated | {"np", "math", "_ax"})
         self.tangent_names = {}
         for p in self.wrt:
             self.tan(p)
+        self.discrete = _discrete(self.fdef, self.params)
         self._activity()
         self.owned = self._owned()
 
@@ -156,6 +158,7 @@ class _FunctionForward:
                 elif isinstance(s, gast.Expr) and _is_append(s):
                     if _is_active_atom(s.value.args[0], active):
                         new.add(s.value.func.value.id)
+                new -= self.discrete
                 if not new <= active:
                     active |= new
                     changed = True
@@ -221,7 +224,7 @@ class _FunctionForward:
         return self.zero_of(atom)
 
     def zero_of(self, atom):
-        if isinstance(atom, gast.Name):
+        if isinstance(atom, gast.Name) and atom.id not in self.discrete:
             return call("_ax.zeros_like", [name(atom.id)])
         return const(0.0)
 
@@ -265,6 +268,8 @@ class _FunctionForward:
         if isinstance(s, (gast.For, gast.While)):
             new = copy.copy(s)
             new.body = self.block(s.body) or [gast.Pass()]
+            if isinstance(s, gast.For) and s.target.id in self.active:   # an integer index
+                new.body.insert(0, _stmt(assign(self.tan(s.target.id), const(0.0)), s))
             return [_stmt(new, s)]
         if isinstance(s, gast.Return):
             value = s.value if s.value is not None else const(None)
@@ -274,9 +279,9 @@ class _FunctionForward:
 
     # -- assignments ----------------------------------------------------------------------------
     def assign(self, s, t, op):
-        if t not in self.active:
-            return [s]
         key = prim_key(op, self.helpers)
+        if t not in self.active:
+            return self.side_effects(s, key, op)
         t_t = self.tan(t)
         if not self.op_active(op):
             return [s, _stmt(assign(t_t, self.zero_for(t, op)), s)]
@@ -289,9 +294,21 @@ class _FunctionForward:
             return tangent + [s] if t in reads else [s] + tangent
         return self.prim_tangent(s, t, key, op, reads)
 
+    def side_effects(self, s, key, op):
+        """A statement whose result carries no tangent may still change an active list: a
+        pop from it (``n = _tape.pop()``), or a helper call that mutates it."""
+        if key == "list.pop" and op.func.value.id in self.active:
+            pop = call(gast.Attribute(value=name(self.tan(op.func.value.id)), attr="pop",
+                                      ctx=gast.Load()))
+            return [s, _stmt(gast.Expr(value=pop), s)]
+        if key == "helper" and self._mutated_args(op) & self.active:
+            return self.helper_call(s, s.targets[0].id, op, keep_tangent=False)
+        return [s]
+
     def zero_for(self, t, op):
         """The tangent of an active variable assigned a value that carries none."""
-        if isinstance(op, gast.Constant) and isinstance(op.value, (int, float, bool)):
+        if isinstance(op, gast.Constant) and (op.value is None or isinstance(
+                op.value, (int, float, bool))):
             return const(0.0)
         if isinstance(op, (gast.List, gast.Tuple)) and not op.elts:
             return type(op)(elts=[], ctx=gast.Load())
@@ -299,8 +316,7 @@ class _FunctionForward:
             return gast.Dict(keys=[], values=[])
         if isinstance(op, gast.Name) and not self.is_active(op):
             return call("_ax.zeros_like", [name(op.id)])
-        return call("_ax.zeros_like", [name(t)]) if isinstance(op, gast.Name) else \
-            call("_ax.zeros_like", [op])
+        return call("_ax.zeros_like", [name(t)])
 
     def structural_tangent(self, key, op):
         if key == "copy":
@@ -338,6 +354,8 @@ class _FunctionForward:
         expr = self.instantiate(prim, bound, ans)
         if t in self.owned and _may_alias(expr):
             expr = call("np.copy", [expr])
+        if isinstance(expr, gast.Name) and expr.id == self.tan(t):
+            return [s]                                  # t_x is unchanged: x = x + 1
         tangent = self._normalized_assign(self.tan(t), expr, s)
         if t in reads and uses_ans:
             return out + tangent + [_stmt(assign(t, ans), s)]
@@ -378,7 +396,7 @@ class _FunctionForward:
         return [_stmt(x, s) for x in out]
 
     # -- calls ----------------------------------------------------------------------------------
-    def helper_call(self, s, t, op):
+    def helper_call(self, s, t, op, keep_tangent=True):
         callee = dotted_path(op.func)
         core = self.program.functions[callee]
         custom = getattr(core.fn, "__astjax_custom__", None)
@@ -392,7 +410,8 @@ class _FunctionForward:
         mask = [self.is_active(a) for a in op.args]
         gen = self.request(callee, mask)
         tangents = [name(self.tan(a.id)) for a in op.args if self.is_active(a)]
-        target = gast.Tuple(elts=[name(t, gast.Store()), name(self.tan(t), gast.Store())],
+        t_t = self.tan(t) if keep_tangent else self.fresh("_")
+        target = gast.Tuple(elts=[name(t, gast.Store()), name(t_t, gast.Store())],
                             ctx=gast.Store())
         node = gast.Assign(targets=[target], value=call(gen, list(op.args) + tangents),
                            type_comment=None)
@@ -401,13 +420,11 @@ class _FunctionForward:
     def custom_jvp_call(self, s, t, op, custom):
         """``y = f(x)`` for a custom_jvp ``f``: its user rule gives the value and tangent."""
         rule = custom.jvp_rule
-        rule_name = self._capture(rule.__name__, rule)
-        primals = gast.Tuple(elts=list(op.args), ctx=gast.Load())
-        tangents = gast.Tuple(elts=[self.tangent_or_zero(a) for a in op.args], ctx=gast.Load())
+        rule_name = self._capture(f"{rule.__name__}_rule", rule)
+        args = custom.jvp_call_args(list(op.args), [self.tangent_or_zero(a) for a in op.args])
         target = gast.Tuple(elts=[name(t, gast.Store()), name(self.tan(t), gast.Store())],
                             ctx=gast.Store())
-        node = gast.Assign(targets=[target], value=call(rule_name, [primals, tangents]),
-                           type_comment=None)
+        node = gast.Assign(targets=[target], value=call(rule_name, args), type_comment=None)
         node.note = f"custom_jvp rule of {custom.__name__}"
         return [_stmt(node, s)]
 
@@ -595,6 +612,61 @@ def _may_alias(expr):
     if isinstance(expr, gast.Name):
         return True
     return isinstance(expr, gast.Call) and dotted_path(expr.func) == "_ax.broadcast_like"
+
+
+# ---- discrete values ------------------------------------------------------------------------------
+
+_DISCRETE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
+
+
+def _discrete(fdef, params):
+    """Variables that only ever hold integers, booleans or None (loop counters, flags, tests),
+    so never carry a tangent, even when they travel through a tape: each has at least one
+    assignment that shows it (an int/bool constant, a comparison, ``len``, a ``range`` index,
+    integer arithmetic) and the others are such assignments, None, or values read back from a
+    list (``v = _tape.pop()``, ``v = t[0]``) or copied from another such variable."""
+    sites = {}
+    for s in _walk_stmts(fdef.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            sites.setdefault(s.targets[0].id, []).append(s.value)
+        elif isinstance(s, gast.For):
+            sites.setdefault(s.target.id, []).append("index")
+    candidates = set(sites) - set(params)
+    while True:
+        keep = set()
+        for var in candidates:
+            kinds = [_discrete_kind(op, candidates) for op in sites[var]]
+            if "evidence" in kinds and "no" not in kinds:
+                keep.add(var)
+        if keep == candidates:
+            return candidates
+        candidates = keep
+
+
+def _discrete_kind(op, discrete):
+    """'evidence', 'neutral' (None, a read back from a list, a copy) or 'no'."""
+    if op == "index":
+        return "evidence"
+    if isinstance(op, gast.Constant):
+        if op.value is None:
+            return "neutral"
+        return "evidence" if isinstance(op.value, (bool, int)) else "no"
+    if isinstance(op, gast.Name):
+        return "neutral" if op.id in discrete else "no"
+    if isinstance(op, gast.Subscript) or prim_key(op) == "list.pop":
+        return "neutral"
+    if isinstance(op, gast.Compare) or isinstance(op, gast.UnaryOp) and \
+            isinstance(op.op, gast.Not):
+        return "evidence"
+    if isinstance(op, gast.BinOp) and isinstance(op.op, _DISCRETE_OPS):
+        ok = all(isinstance(a, gast.Name) and a.id in discrete or isinstance(a, gast.Constant)
+                 and isinstance(a.value, int) for a in (op.left, op.right))
+        return "evidence" if ok else "no"
+    if isinstance(op, gast.BinOp) and isinstance(op.op, (gast.BitAnd, gast.BitOr)):
+        return "evidence"
+    if isinstance(op, gast.Call) and dotted_path(op.func) in ("len", "int", "bool"):
+        return "evidence"
+    return "no"
 
 
 # ---- small helpers ----------------------------------------------------------------------------

@@ -29,18 +29,25 @@ from codegen.cython import lower
 from codegen.errors import BuildError, FallbackError
 from codegen.types import Const, of_value, signature
 
+from . import aot
 from .emit import render
 from .errors import AstjaxError
 from .normalize import normalize
+from .signatures import declared_signatures
 
 __all__ = ["jit", "explain", "JitFunction"]
 
 
-def jit(fn=None, *, static_argnums=(), strict=False, boundscheck=True, background=False):
-    """Compile `fn` per call signature (usable as `@jit` or `@jit(static_argnums=...)`)."""
+def jit(fn=None, *, static_argnums=(), strict=False, boundscheck=True, background=False,
+        signatures=None):
+    """Compile `fn` per call signature (usable as `@jit` or `@jit(static_argnums=...)`).
+
+    `signatures` (e.g. ["float32[:, ::1]"]; else string annotations) declares what
+    `astjax build` compiles ahead of time (astjax.signatures, astjax.aot)."""
     if fn is None:
-        return lambda f: JitFunction(f, static_argnums, strict, boundscheck, background)
-    return JitFunction(fn, static_argnums, strict, boundscheck, background)
+        return lambda f: JitFunction(f, static_argnums, strict, boundscheck, background,
+                                     signatures)
+    return JitFunction(fn, static_argnums, strict, boundscheck, background, signatures)
 
 
 class Specialization:
@@ -90,7 +97,8 @@ class _EnvConflict(Exception):
 class JitFunction:
     """A function compiled per call signature; call it like the original."""
 
-    def __init__(self, fn, static_argnums=(), strict=False, boundscheck=True, background=False):
+    def __init__(self, fn, static_argnums=(), strict=False, boundscheck=True, background=False,
+                 signatures=None):
         functools.update_wrapper(self, fn)
         self.__astjax_function__ = fn
         self.fn = fn
@@ -107,6 +115,7 @@ class JitFunction:
         self._min_args = sum(p.default is inspect.Parameter.empty
                              for p in self._signature.parameters.values())
         self._program = None
+        self.signatures = declared_signatures(fn, signatures)   # for ahead-of-time builds
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -166,6 +175,8 @@ class JitFunction:
         if self.strict and fallbacks:
             raise FallbackError(f"jit(strict=True): part of {self.__name__} would run as "
                                 f"Python:\n" + _describe_notes(fallbacks))
+        if aot.use_prebuilt(self, spec):      # built by `astjax build`, beside the module
+            return spec
         if self.background:
             spec.status = "building"
             spec.future = build_in_background(spec.lowered.source, self.__name__,

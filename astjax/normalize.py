@@ -477,6 +477,9 @@ class _Normalizer:
             right = self.atom(s.value, out)
             value = gast.BinOp(left=current, op=s.op, right=right)
             self.assign_to(s.target, value, out)
+            # NumPy updates an array in place here; the core form rebinds (what reverse mode
+            # needs).  The mark lets a backend that can (jit) keep the in-place update.
+            out[-1].augmented = True
         elif isinstance(s, gast.AnnAssign):
             if s.value is not None:
                 self.assign_to(s.target, self.expr(s.value, out), out)

@@ -191,6 +191,11 @@ class _FunctionReverse:
                 out.add(s.targets[0].id)
             if isinstance(s, gast.Expr) and _is_append(s):
                 out.add(s.value.func.value.id)
+            # the list adjoints of generated gradients: passed to the _ax.seq_* helpers
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and s.value.args \
+                    and (dotted_path(s.value.func) or "") in _SEQ_HELPERS and \
+                    isinstance(s.value.args[0], gast.Name):
+                out.add(s.value.args[0].id)
         return out
 
     def _owned(self):
@@ -267,9 +272,9 @@ class _FunctionReverse:
         fwd_body = self._none_inits(self.needed) + fwd
         ret = fwd_body.pop()
         assert isinstance(ret, gast.Return)
-        fwd_body.append(_stmt(self.push(gast.Tuple(elts=[name(v) for v in snapshot],
-                                                   ctx=gast.Load())),
-                              ret))
+        if snapshot:                 # (the reverse sweep pops it only when there is one)
+            fwd_body.append(_stmt(self.push(gast.Tuple(elts=[name(v) for v in snapshot],
+                                                       ctx=gast.Load())), ret))
         fwd_body.append(ret)
         args = copy.deepcopy(self.fdef.args)
         args.args.append(name(self.tape, gast.Param()))
@@ -496,10 +501,11 @@ class _FunctionReverse:
             lst = op.func.value
             d = self.adj(lst.id)
             self.touch(d, init=True)
-            size = call("len", [lst])
-            return ([_stmt(gast.Expr(value=call(gast.Attribute(value=name(lst.id), attr="append",
-                                                               ctx=gast.Load()), [ans])), s)]
-                    + self._normalized_assign(d, call("_ax.seq_push", [name(d), g, size]), s))
+            size = call("len", [lst])          # the length after the pop: before restoring
+            return (self._normalized_assign(d, call("_ax.seq_push", [name(d), g, size]), s)
+                    + [_stmt(gast.Expr(value=call(gast.Attribute(value=name(lst.id),
+                                                                 attr="append", ctx=gast.Load()),
+                                                  [ans])), s)])
         prim = primitives.lookup(key)
         if prim is None:
             raise NoRuleError(f"no differentiation rule for {key}", where=_where(s),
@@ -674,6 +680,11 @@ class _FunctionReverse:
 
 
 # ---- small helpers ----------------------------------------------------------------------------
+
+# runtime helpers whose first argument is an adjoint that may be a list (of a list or tuple)
+_SEQ_HELPERS = ("_ax.seq_pop", "_ax.seq_push", "_ax.seq_acc", "_ax.seq_item", "_ax.seq_add",
+                "_ax.add_to", "_ax.take_slot")
+
 
 _TEMPLATES = {}
 

@@ -206,6 +206,9 @@ defprim("np.transpose", "x, axes=None", vjp={"x": "np.transpose(g, _ax.transpose
 defprim("np.swapaxes", "x, axis1, axis2", vjp={"x": "np.swapaxes(g, axis1, axis2)"},
         jvp="np.swapaxes(t_x, axis1, axis2)",
         cython="numpy")
+defprim("np.moveaxis", "x, source, destination",
+        vjp={"x": "np.moveaxis(g, destination, source)"},
+        jvp="np.moveaxis(t_x, source, destination)", batch="axes")
 defprim("np.reshape", "x, shape", vjp={"x": "_ax.reshape_like(g, x)"},
         jvp="np.reshape(t_x, shape)", cython="numpy")
 defprim("np.ravel", vjp={"x": "_ax.reshape_like(g, x)"}, jvp="np.ravel(t_x)", cython="numpy")
@@ -228,6 +231,7 @@ defprim("np.stack", "arrays, axis=0", vjp={"arrays": "_ax.unstack(g, len(arrays)
 defprim("getitem", "x, index", vjp={"x": "_ax.getitem_vjp(g, x, index)"}, jvp="t_x[index]")
 defprim("tuple", "*items", vjp={"items": "_ax.seq_item(g, i)"}, jvp="t_items", cython="numpy")
 defprim("list", "*items", vjp={"items": "_ax.seq_item(g, i)"}, jvp="t_items", cython="numpy")
+defprim("dict", "*items", vjp={"items": "_ax.seq_item(g, i)"}, jvp="t_items")  # i: the key
 defprim("copy", "x", vjp={"x": "g"}, jvp="t_x")          # y = x
 
 # ---- astjax's runtime helpers, so generated code transforms again -------------------------------
@@ -299,13 +303,18 @@ defprim("_ax.unstack", "v, n, axis=0", vjp={"v": "_ax.stack_like(g, v, axis)"},
 defprim("_ax.stack_like", "v, x, axis=0", vjp={"v": "_ax.unstack(g, len(v), axis)"},
         jvp="_ax.stack_like(t_v, x, axis)")
 defprim("_ax.einsum_vjp", "v, subscripts, operands, i",
+        vjp={"v": "_ax.einsum_swap(subscripts, operands, i, g)",
+             "operands": "_ax.einsum_vjp_operands(g, v, subscripts, operands, i)"},
         jvp="_ax.einsum_vjp(t_v, subscripts, operands, i) + _ax.einsum_vjp_jvp(v, subscripts, operands, t_operands, i)")
 defprim("_ax.einsum_jvp", "subscripts, operands, tangents",
         vjp={"tangents": "_ax.einsum_jvp_vjp(g, subscripts, operands)"},
         jvp="_ax.einsum_jvp(subscripts, operands, t_tangents) + _ax.einsum_cross(subscripts, operands, tangents, t_operands)")
 defprim("_ax.solve_vjp_a", "v, m, a",
+        vjp={"v": "_ax.solve_vjp_a_vjp(g, v, m, a, 'v')", "m": "_ax.solve_vjp_a_vjp(g, v, m, a, 'm')",
+             "a": "_ax.solve_vjp_a_vjp(g, v, m, a, 'a')"},
         jvp="_ax.solve_vjp_a(t_v, m, a) + _ax.solve_vjp_a(v, t_m, a) + _ax.solve_vjp_a(-np.matmul(np.swapaxes(t_a, -1, -2), np.linalg.solve(np.swapaxes(a, -1, -2), v)), m, a)")
 defprim("_ax.jacobian", "parts, out, x, mode", vjp={"parts": "_ax.jacobian_vjp(g, parts, out, x, mode)"},
         jvp="_ax.jacobian(t_parts, out, x, mode)")
 defprim("_ax.jacobian_vjp", "v, parts, out, x, mode", vjp={"v": "_ax.jacobian(g, out, x, mode)"},
         jvp="_ax.jacobian_vjp(t_v, parts, out, x, mode)")
+defprim("_ax.none_to_zero", "v", vjp={"v": "_ax.seq_like(g, v)"}, jvp="_ax.none_to_zero(t_v)")

@@ -17,6 +17,8 @@ def unbroadcast(g, x):
         return g
     g = np.asarray(g)
     extra = g.ndim - len(shape)
+    if extra < 0:                      # a smaller cotangent (a zero): broadcast it
+        return np.broadcast_to(g, shape)
     if extra > 0:
         g = np.sum(g, axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -329,11 +331,11 @@ def add_to(d, x, index, g):
     by the generated code, so it is updated in place after its first allocation."""
     if isinstance(x, dict):
         d = dict(d) if isinstance(d, dict) else {}
-        d[index] = d[index] + g if index in d else g
+        d[index] = seq_acc(d[index], g) if index in d else g
         return d
     if isinstance(x, (list, tuple)):
         d = list(d) if isinstance(d, (list, tuple)) else [0.0] * len(x)
-        d[index] = d[index] + g
+        d[index] = seq_acc(d[index], g)       # items may be lists themselves (a tape)
         return d
     if not isinstance(d, np.ndarray) or d.shape != np.shape(x):
         base = d
@@ -582,7 +584,7 @@ def _block(items, oshape, xshape, axis, o, xi):
         arr = np.stack(items, axis=axis).astype(dtype, copy=False)
     else:
         arr = np.zeros(oshape + xshape, dtype=dtype)
-    arr = np.reshape(arr, oshape + xshape)
+    arr = np.reshape(arr, oshape + xshape) + 0.0       # + 0.0: no negative zeros
     if arr.ndim == 0 and _python_scalar(o) and _python_scalar(xi):
         return float(arr)
     return arr
@@ -660,3 +662,293 @@ def einsum_cross(subscripts, operands, tangents, t_operands):
 def einsum_jvp_vjp(g, subscripts, operands):
     """Adjoint of einsum_jvp w.r.t. its tangents: one einsum_vjp per operand."""
     return [einsum_vjp(g, subscripts, operands, i) for i in range(len(operands))]
+
+
+def none_to_zero(cts):
+    """The cotangents a custom_vjp ``bwd`` returned, None meaning zero."""
+    if isinstance(cts, (tuple, list)):
+        return tuple(0.0 if c is None else c for c in cts)
+    return (0.0,) if cts is None else (cts,)
+
+
+def einsum_swap(subscripts, operands, i, x):
+    """``np.einsum(subscripts, *operands)`` with operand i replaced by x (the adjoint of
+    einsum_vjp w.r.t. its cotangent)."""
+    ops = list(operands)
+    ops[i] = x
+    return np.einsum(subscripts, *ops)
+
+
+def einsum_vjp_operands(ct, v, subscripts, operands, i):
+    """Adjoint of ``einsum_vjp(v, subscripts, operands, i)`` w.r.t. the operands: the
+    cotangent ``ct`` of operand i's adjoint takes operand i's place."""
+    ops = list(operands)
+    ops[i] = ct
+    return [0.0 if j == i else einsum_vjp(v, subscripts, ops, j) for j in range(len(ops))]
+
+
+def solve_vjp_a_vjp(ct, v, m, a, which):
+    """Adjoint of ``solve_vjp_a(v, m, a) = -solve(a.T, v) m.T`` w.r.t. v, m or a (2-D a)."""
+    u = np.linalg.solve(a, np.matmul(ct, m))
+    if which == "v":
+        return -u
+    gb = np.linalg.solve(np.swapaxes(a, -1, -2), v)
+    if which == "m":
+        return -np.matmul(np.swapaxes(ct, -1, -2), gb)
+    return np.multiply.outer(gb, u) if np.ndim(gb) == 1 else np.matmul(gb, np.swapaxes(u, -1, -2))
+
+
+# ---- vmap: rank-polymorphic helpers ------------------------------------------------------------
+# Batched values carry the batch axis first (``nb`` leading batch axes when vmaps nest); a
+# batched value of per-example rank 0 may be a plain scalar, the same in every lane.  These
+# helpers do the shape bookkeeping generated code cannot write statically when a rank is
+# unknown; the data itself flows through ordinary NumPy calls wherever possible.
+
+def align(x, rank, nb=1):
+    """``x`` with singleton axes inserted after its ``nb`` batch axes until its per-example
+    rank is at least ``rank`` (0-d values broadcast as they are)."""
+    nd = np.ndim(x)
+    if nd == 0 or nd - nb >= rank:
+        return x
+    shape = np.shape(x)
+    return np.reshape(x, shape[:nb] + (1,) * (rank - (nd - nb)) + shape[nb:])
+
+
+def lane_axes(x, nb=1):
+    """Every per-example axis of ``x`` (what ``axis=None`` means for one example)."""
+    return tuple(range(nb, np.ndim(x)))
+
+
+def batch_axis(axis, x, nb=1):
+    """A per-example ``axis`` (None, an int or a tuple) on the batched ``x``."""
+    if axis is None:
+        return lane_axes(x, nb)
+    if isinstance(axis, tuple):
+        return tuple(batch_axis(a, x, nb) for a in axis)
+    axis = int(axis)
+    return axis + nb if axis >= 0 else axis
+
+
+def batch_shape(n, shape):
+    """``(n,) + shape`` for a shape given as an int or a sequence."""
+    if isinstance(shape, (int, np.integer)):
+        return (n, int(shape))
+    return (n,) + tuple(shape)
+
+
+def batch_broadcast(x, n, nb=0):
+    """A shared value seen as per-lane: a read-only broadcast view with a batch axis of size
+    ``n`` inserted at ``nb`` (scalars stay scalars: they broadcast as they are)."""
+    if np.ndim(x) == 0:
+        return x
+    x = np.asarray(x)
+    view = np.expand_dims(x, nb)
+    return np.broadcast_to(view, view.shape[:nb] + (n,) + view.shape[nb + 1:])
+
+
+def lanes_shape(x, n):
+    """The shape that gives a possibly-scalar batched value its batch axis."""
+    return (n,) if np.ndim(x) == 0 else np.shape(x)
+
+
+def lane_ndim(x, nb=1):
+    return max(np.ndim(x) - nb, 0)
+
+
+def lane_size(x, nb=1):
+    return int(np.prod(np.shape(x)[nb:], dtype=np.int64))
+
+
+def lane_len(x, nb=1):
+    if isinstance(x, (list, tuple)):
+        return len(x)
+    return np.shape(x)[nb]
+
+
+def lane_transpose_axes(x, axes, nb=1):
+    """np.transpose axes for the batched ``x`` from per-example ``axes`` (None reverses)."""
+    r = np.ndim(x) - nb
+    per = tuple(range(r - 1, -1, -1)) if axes is None else tuple(a % r for a in axes)
+    return tuple(range(nb)) + tuple(a + nb for a in per)
+
+
+def lane_singletons(x, nb=1):
+    """The per-example axes of length 1 (what np.squeeze removes), on the batched ``x``."""
+    return tuple(i for i in range(nb, np.ndim(x)) if np.shape(x)[i] == 1)
+
+
+def lane_ids(n, index, nb=1):
+    """``np.arange(n)`` shaped to broadcast against a per-lane index array."""
+    return np.reshape(np.arange(n), (n,) + (1,) * max(np.ndim(index) - nb, 0))
+
+
+def dot_spec(x, y, bx, by, kind="dot"):
+    """einsum subscripts of a batched np.dot/np.matmul (``bx``/``by``: operand batched?)."""
+    rx, ry = np.ndim(x) - bx, np.ndim(y) - by
+    letters = "abcdefghijklmnopqrstuvwxy"
+    xs = letters[:rx]
+    if kind == "dot":
+        if ry == 1:
+            ys, out = xs[-1], xs[:-1]
+        else:
+            ys = letters[rx:rx + ry - 2] + xs[-1] + letters[rx + ry - 2]
+            out = xs[:-1] + ys[:-2] + ys[-1]
+    elif rx == 1 and ry == 1:
+        ys, out = xs, ""
+    elif rx == 1:
+        ys, out = "..." + xs + "k", "...k"
+    elif ry == 1:
+        xs = "..." + xs[-2:]
+        ys, out = xs[-1], xs[:-1]
+    else:
+        xs, ys, out = "...ij", "...jk", "...ik"
+    return f"{'z' if bx else ''}{xs},{'z' if by else ''}{ys}->z{out}"
+
+
+def where_defined(m, a, b):
+    """``np.where(m, a, b)`` where either side may still be None (not yet set in any lane)."""
+    if b is None:
+        return a
+    if a is None:
+        return b
+    return np.where(m, a, b)
+
+
+def dyn_getitem(x, index):
+    """``x[index]`` per lane, for a value that may be a tuple/list or a batched array."""
+    if isinstance(x, (list, tuple)):
+        return x[index]
+    parts = index if isinstance(index, tuple) else (index,)
+    return x[(slice(None),) + parts]
+
+
+def lane(x, b):
+    """Lane ``b`` of a batched value (scalars, and tuples/lists item by item)."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(lane(v, b) for v in x)
+    if np.ndim(x) == 0:
+        return x
+    return x[b]
+
+
+def stack_lanes(items):
+    """Stack per-lane results (tuples/lists item by item)."""
+    first = items[0]
+    if isinstance(first, (list, tuple)):
+        return type(first)(stack_lanes([it[i] for it in items]) for i in range(len(first)))
+    return np.stack(items)
+
+
+def batch_out(x, n, axis=0, batched=1):
+    """An output of vmap: the batch axis at ``axis``, shared values broadcast to ``n`` lanes."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(batch_out(v, n, axis, batched) for v in x)
+    if not batched or np.ndim(x) == 0:
+        x = np.asarray(x)
+        x = np.array(np.broadcast_to(x, (n,) + x.shape))
+    return x if axis == 0 else np.moveaxis(x, 0, axis)
+
+
+def move_batch_axis(x, src, dst):
+    """np.moveaxis over the leaves of a tuple/list argument."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(move_batch_axis(v, src, dst) for v in x)
+    return np.moveaxis(x, src, dst)
+
+
+def leading_size(x):
+    """The batch size: the length of the first axis of the first array leaf."""
+    if isinstance(x, (list, tuple)):
+        for v in x:
+            n = leading_size(v)
+            if n is not None:
+                return n
+        return None
+    return np.shape(x)[0] if np.ndim(x) else None
+
+
+def unbroadcast_lanes(v, shape, nb=1):
+    """``unbroadcast`` per lane: sum ``v`` down to ``shape``, keeping its ``nb`` batch axes."""
+    shape = tuple(shape)
+    nd = np.ndim(v)
+    if nd < nb:                       # a scalar standing for every lane
+        return v if shape == () else np.broadcast_to(v, shape)
+    lead = np.shape(v)[:nb]
+    v = np.asarray(v)
+    extra = nd - nb - len(shape)
+    if extra > 0:
+        v = np.sum(v, axis=tuple(range(nb, nb + extra)))
+    axes = tuple(nb + i for i, s in enumerate(shape) if s == 1 and v.shape[nb + i] != 1)
+    if axes:
+        v = np.sum(v, axis=axes, keepdims=True)
+    if v.shape != lead + shape:
+        v = np.broadcast_to(v, lead + shape)
+    return v
+
+
+def broadcast_lanes(v, shape, nb=1):
+    """``broadcast_like`` per lane: ``v`` (``nb`` batch axes) broadcast to ``shape``."""
+    shape = tuple(shape)
+    if np.ndim(v) < nb:
+        return np.broadcast_to(v, shape)
+    lead = np.shape(v)[:nb]
+    v = align(v, len(shape), nb)
+    return np.broadcast_to(v, lead + shape)
+
+
+def seed_lanes(ans):
+    """The cotangent 1 of a scalar result, checked per lane (the same in every lane)."""
+    if np.ndim(ans) > 1:
+        from .errors import DifferentiationError
+        raise DifferentiationError(
+            f"grad requires a scalar output, got an array of shape {np.shape(ans)[1:]} per "
+            f"example; use vjp or jacrev for non-scalar outputs")
+    return np.ones((), dtype=np.result_type(ans))[()]
+
+
+def finalize_lanes(d, x, n, d_batched=1, x_batched=1):
+    """``finalize`` per lane: the gradient in the per-example shape and dtype of ``x``."""
+    shape = np.shape(x)[1:] if x_batched else np.shape(x)
+    dtype = np.result_type(x) if not isinstance(x, (float, int)) else np.float64
+    if dtype.kind not in "fc":
+        dtype = np.float64
+    d = np.asarray(d)
+    if not d_batched or d.ndim == 0:
+        d = np.broadcast_to(d, shape)
+        d = np.broadcast_to(d[None], (n,) + shape)
+    elif d.shape != (n,) + shape:
+        d = np.broadcast_to(align(d, len(shape)), (n,) + shape)
+    d = d.astype(dtype, copy=False)
+    if not d.flags.writeable:
+        d = d.copy()
+    return d
+
+
+def add_to_lanes(d, x, index, g, n, x_batched=1, g_batched=1):
+    """``add_to`` per lane: ``d[:, index] += g`` into a per-lane adjoint shaped like ``x``."""
+    shape = (n,) + (np.shape(x)[1:] if x_batched else np.shape(x))
+    if not isinstance(d, np.ndarray) or d.shape != shape or not d.flags.writeable:
+        base = d
+        dtype = np.result_type(g, x) if _is_float(x) else np.result_type(g)
+        d = np.zeros(shape, dtype=dtype)
+        if np.ndim(base) != 0 or base != 0.0:
+            d += base
+    parts = index if isinstance(index, tuple) else (index,)
+    where = (slice(None),) + parts
+    if g_batched and np.ndim(g) > 0:
+        slot = d[where].ndim - 1
+        g = align(g, slot)
+    if _advanced(parts):
+        np.add.at(d, where, g)
+    else:
+        d[where] += g
+    return d
+
+
+def take_slot_lanes(d, index):
+    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    where = (slice(None),) + parts
+    value = np.copy(d[where])
+    d[where] = 0.0
+    return value, d

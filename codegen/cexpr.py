@@ -118,20 +118,24 @@ def elementwise(op, typing, atom_c, decls, out_dtype=None):
     prim, rule = rule_of(key)
     if prim is None:
         raise NotLowered(f"{key} has no rule")
+    if isinstance(rule, dict) and "like" in rule:         # elementwise v, shaped like x
+        bound = bind(prim, op)
+        _check_defaults(prim, key, bound, {rule["like"], rule["value"]})
+        value_t = typing.type_of(bound[rule["value"]])
+        if not is_c_array(typing.type_of(bound[rule["like"]])) or not (
+                is_c_scalar(value_t) or is_c_array(value_t)):
+            raise NotLowered(f"{key} of these operand types")
+        return atom_c(bound[rule["value"]])
     if not isinstance(rule, str) or rule == "numpy":
-        if isinstance(rule, dict) and "like" in rule:
-            bound = bind(prim, op)
-            return atom_c(bound[rule["value"]])
         raise NotLowered(f"{key} has no elementwise Cython rule")
-    for t in types:
-        if not (is_c_scalar(t) or is_c_array(t)):
-            raise NotLowered(f"{key} of a {t} operand")
     bound = bind(prim, op)
     template = parse_expr(rule)
     used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}
-    for param, atom in bound.items():
-        if param not in used and not _is_default(prim, param, atom):
-            raise NotLowered(f"{key} with {param}={to_source(atom).strip()}")
+    _check_defaults(prim, key, bound, used)
+    for param in used & set(bound):
+        t = typing.type_of(bound[param])
+        if not (is_c_scalar(t) or is_c_array(t)):
+            raise NotLowered(f"{key} of a {t} operand")
     result_t = typing.op_type(op)
     result_dtype = out_dtype or result_t.dtype
     loops = loop_dtypes(key, [typing.type_of(bound[p]) for p in _ufunc_params(prim)]) \
@@ -157,6 +161,13 @@ def elementwise(op, typing, atom_c, decls, out_dtype=None):
             want = t.dtype if t.dtype == np.bool_ else compute
         values[param] = _cast(atom_c(atom), t.dtype, want)
     return _render(template, values, compute, decls)
+
+
+def _check_defaults(prim, key, bound, used):
+    """Parameters a rule does not mention must keep their defaults (dtype= is in the type)."""
+    for param, atom in bound.items():
+        if param not in used and param != "dtype" and not _is_default(prim, param, atom):
+            raise NotLowered(f"{key} with {param}={to_source(atom).strip()}")
 
 
 def _ufunc_params(prim):

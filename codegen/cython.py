@@ -47,7 +47,7 @@ from astjax.normalize import dotted_path, operands, prim_key
 
 from . import cexpr, kernels, threads
 from .cexpr import NotLowered, c_type, is_c_array, is_c_scalar
-from .types import Array, Const, Obj, Scalar, infer, signature
+from .types import Array, Const, Obj, Scalar, Tuple, infer, signature
 
 RESERVED = set(keyword.kwlist) | {
     "auto", "char", "const", "default", "do", "double", "enum", "extern", "float", "goto",
@@ -188,6 +188,26 @@ class FunctionEmitter:
                 for block in ("body", "orelse"):
                     visit(getattr(s, block, []) or [])
         visit(self.fn.node.body)
+        self.unpacked = self._scalarized_tuples()
+
+    def _scalarized_tuples(self):
+        """Tuples of C scalars that are only built and taken apart: one C variable per item.
+
+        `t10 = (add6, add9); zr = t10[0]; zi = t10[1]` (from `zr, zi = ..., ...`) then
+        allocates no Python tuple: t10_0 = add6; t10_1 = add9; zr = t10_0; zi = t10_1.
+        """
+        unpacked = {}
+        for var, t in self.typing.vars.items():
+            if not (isinstance(t, Tuple) and t.items and all(is_c_scalar(i) for i in t.items)) \
+                    or var in self.fn.params or var in self.fn.env:
+                continue
+            ok = True
+            for s in self.all_stmts:
+                if var in self.reads[id(s)] and not _is_item_of(s, var):
+                    ok = False
+            if ok:
+                unpacked[var] = [self.fresh(f"{var}_", c_type(i.dtype)) for i in t.items]
+        return unpacked
 
     def reads_of(self, s):
         return self.reads.get(id(s), set())
@@ -450,6 +470,23 @@ class FunctionEmitter:
     def assign(self, s, var, op, out, pad):
         typing = self.typing
         t = typing.vars.get(var)
+        if var in self.unpacked:                      # t = (a, b): one C variable per item
+            names = self.unpacked[var]
+            if isinstance(op, gast.Tuple):
+                for name, item, item_t in zip(names, op.elts, t.items):
+                    code, _ = self.c_value(item, item_t)
+                    out.append(f"{pad}{name} = {code}")
+                self.note(s, "C", "tuple of C scalars")
+            else:
+                out.append(f"{pad}{', '.join(names)} = {self.py_expr(op)}")
+                self.note(s, "NumPy", "a tuple unpacked into C variables")
+            return
+        if isinstance(op, gast.Subscript) and isinstance(op.value, gast.Name) \
+                and op.value.id in self.unpacked and is_c_scalar(t):
+            item = self.unpacked[op.value.id][op.slice.value]
+            out.append(f"{pad}{self.c_name(var)} = {item}")
+            self.note(s, "C", "tuple item")
+            return
         if is_c_scalar(t):
             code, detail = self.c_value(op, t)
             if code is not None:
@@ -529,6 +566,10 @@ class FunctionEmitter:
             out.append(f"{pad}{self.py_name(target)} = {self.py_expr(s.value)}")
             self.rebind(target, out, pad)
             status, detail = self.classify(s.value, reason)
+            target_t = self.typing.vars.get(target)
+            if status == "Python" and isinstance(target_t, Obj) and \
+                    not isinstance(self.typing.op_type(s.value), Obj):
+                status, detail = "NumPy", f"Python value ({target} {target_t.reason})"
         if record:
             self.note(s, status, detail)
 
@@ -548,6 +589,8 @@ class FunctionEmitter:
             return "NumPy", f"{key} (astjax runtime)"
         if reason:
             return "Python", reason
+        if isinstance(rule, dict) and "reduce" in rule:
+            return "Python", f"{key} over an axis (only full reductions become C loops)"
         op_t = self.typing.op_type(op)
         if isinstance(op_t, Obj):
             return "Python", op_t.reason or "its type is not known"
@@ -561,13 +604,27 @@ class FunctionEmitter:
             cexpr.elementwise(op, self.typing, lambda a: "v", cexpr.Declarations())
         except NotLowered as exc:
             return "Python", str(exc)
-        return "Python", "its operands do not fuse into a loop (see the types)"
+        arrays = [self.typing.type_of(a) for a in operands(op)]
+        arrays = [t for t in arrays if isinstance(t, Array)]
+        if len({t.ndim for t in arrays}) > 1:
+            return "Python", "broadcasts arrays of different ndim"
+        if any(t.layout != "C" and t.ndim > 1 for t in arrays):
+            return "Python", "a non-contiguous array of ndim > 1"
+        return "Python", "no C form for these operand types"
 
 
 _SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
            gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&", gast.BitOr: "|",
            gast.BitXor: "^", gast.Lt: "<", gast.LtE: "<=", gast.Gt: ">", gast.GtE: ">=",
            gast.Eq: "==", gast.NotEq: "!=", gast.Is: "is", gast.IsNot: "is not"}
+
+
+def _is_item_of(s, var):
+    """s is `name = var[k]` with a constant k."""
+    return isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) \
+        and isinstance(s.value, gast.Subscript) and isinstance(s.value.value, gast.Name) \
+        and s.value.value.id == var and isinstance(s.value.slice, gast.Constant) \
+        and isinstance(s.value.slice.value, int)
 
 
 def _size_of(view, t):

@@ -40,6 +40,7 @@ from astjax.normalize import bind, operands, prim_key
 
 from . import cexpr
 from .cexpr import NotLowered, c_type, is_c_array, is_c_scalar
+from .types import Const
 
 PARALLEL_MIN = 32768       # elements: below this one thread is faster than waking the others
 
@@ -89,7 +90,7 @@ def fusible(s, typing):
             and op_t.ndim >= 1):
         return None
     for t in (typing.type_of(a) for a in operands(op)):
-        if not (is_c_scalar(t) or (_flat_ok(t) and t.ndim == op_t.ndim)):
+        if not (is_c_scalar(t) or isinstance(t, Const) or (_flat_ok(t) and t.ndim == op_t.ndim)):
             return None
     try:
         cexpr.elementwise(op, typing, lambda atom: "v", cexpr.Declarations())

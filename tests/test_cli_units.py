@@ -1,6 +1,7 @@
 """The pieces under the astjax command, in process: signature strings, the static scan for
 jit-decorated functions, importing by path, the highlighter, the annotate page."""
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -273,13 +274,22 @@ def test_annotate_ties_user_lines_to_generated_blocks(tmp_path):
             # ann_user.py:5: return y
             return out
         """)
-    page = annotate.page(module.f, pyx, directives={"boundscheck": False, "wraparound": False})
+    from astjax.frontend import Origin
+    notes = [SimpleNamespace(origin=Origin(str(user), 4, "y = x * 2.0"), status="fused",
+                             detail=""),
+             SimpleNamespace(origin=Origin(str(user), 5, "return y"), status="Python",
+                             detail="a reason given by jit")]
+    page = annotate.page(module.f, pyx, notes=notes,
+                         directives={"boundscheck": False, "wraparound": False})
     lines = {b.user_line: [t.strip() for _, t, _ in b.lines] for b in page.blocks}
     assert lines[4][-1] == "o[i] = x[i] * 2.0" and lines[5] == ["return out"]
     assert page.scores, "Cython scored the lines"
     assert page.scores[9] == 0                        # the typed loop body is pure C
     assert page.scores[6] > 0                         # np.empty goes through Python
-    assert "2 line(s) of f generate code" in page.summary
+    assert page.statuses == {4: ("fused", []), 5: ("Python", ["a reason given by jit"])}
+    assert page.summary == ("2 line(s): 1 in C (1 fused loops), 0 NumPy calls, "
+                            "1 Python fallbacks")
+    assert "Python (fallback): a reason given by jit" in _text_of(page.html)
     text = _text_of(page.html)
     assert "y = x * 2.0" in text and "o[i] = x[i] * 2.0" in text
 

@@ -1,0 +1,172 @@
+"""jit against NumPy (and Numba/JAX when installed) on the kernels of issue 5, in one run.
+
+    python benchmarks/bench_jit.py [--quick]
+
+Rows (best of several runs, after a warm-up call that builds or loads the extension):
+- poly: x + x*x + x*x*x on 5000x5000 float32, with a hand-written Cython prange loop as the
+  reference (into a fresh output, and into a preallocated one);
+- selu on 1e6 and 1e7 float32; jit(grad(sum_logistic)) at 1e6 float64;
+- decay: for i in range(10): x -= 0.1 * x on 1000x1000 float32;
+- a logistic-map recurrence of 1e6 scalar steps; a Mandelbrot escape-time grid;
+and the build layer's cold build. Speedups are against NumPy (or plain Python for the
+scalar loops). Numba rows appear when Numba is installed; timings on a busy machine vary.
+"""
+import argparse
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import astjax                                  # noqa: E402
+from astjax.jit import jit                     # noqa: E402
+from codegen import cache, threads             # noqa: E402
+
+
+def poly(x):
+    return x + x * x + x * x * x
+
+
+def selu(x, alpha=1.67, lmbda=1.05):
+    return lmbda * np.where(x > 0, x, alpha * np.exp(x) - alpha)
+
+
+def sum_logistic(x):
+    return np.sum(1.0 / (1.0 + np.exp(-x)))
+
+
+def decay(x):
+    for i in range(10):
+        x -= 0.1 * x
+    return x
+
+
+def logistic_map(x, r, n):
+    for i in range(n):
+        x = r * x * (1.0 - x)
+    return x
+
+
+def mandelbrot(width, height, max_iter):
+    out = np.zeros((height, width), dtype=np.int64)
+    for row in range(height):
+        for col in range(width):
+            cr = -2.0 + 3.0 * col / width
+            ci = -1.5 + 3.0 * row / height
+            zr = 0.0
+            zi = 0.0
+            k = 0
+            while k < max_iter and zr * zr + zi * zi <= 4.0:
+                zr, zi = zr * zr - zi * zi + cr, 2.0 * zr * zi + ci
+                k += 1
+            out[row, col] = k
+    return out
+
+
+HAND_WRITTEN = threads.PYX_PRELUDE + """
+cimport cython
+from cython.parallel cimport prange
+import numpy as np
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def poly_into(const float[::1] x, float[::1] out):
+    cdef Py_ssize_t i
+    cdef float v
+    for i in prange(x.shape[0], nogil=True, schedule='static',
+                    num_threads=_astjax_num_threads):
+        v = x[i]
+        out[i] = v + v * v + v * v * v
+
+def poly(x):
+    out = np.empty_like(x)
+    poly_into(x.reshape(-1), out.reshape(-1))
+    return out
+"""
+
+
+def best(fn, *args, repeat=5, number=1):
+    return min(timeit.repeat(lambda: fn(*args), number=number, repeat=repeat)) / number
+
+
+def row(name, seconds, baseline, note=""):
+    print(f"  {name:38s} {seconds * 1e3:10.2f} ms  {baseline / seconds:7.1f}x  {note}")
+
+
+def compare(title, fn, args, repeat=5, extra=()):
+    print(title)
+    jf = jit(fn)
+    copy = lambda: tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # noqa
+    jf(*copy())
+    assert jf.last.status == "compiled", astjax.jit.explain(jf)
+    t_numpy = best(lambda: fn(*copy()), repeat=repeat)
+    row("NumPy" if isinstance(args[0], np.ndarray) else "Python", t_numpy, t_numpy)
+    row("astjax.jit", best(lambda: jf(*copy()), repeat=repeat), t_numpy)
+    for name, other in extra:
+        row(name, best(lambda: other(*copy()), repeat=repeat), t_numpy)
+    return t_numpy
+
+
+def optional_competitors(fn, parallel=True):
+    """Numba's njit of the same NumPy function, when Numba is installed. (JAX needs the
+    kernels rewritten with jax.numpy: not measured here yet.)"""
+    try:
+        import numba
+    except ImportError:
+        return []
+    return [("numba" + (" parallel=True" if parallel else ""), numba.njit(parallel=parallel)(fn))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    side = 2000 if args.quick else 5000
+    print(f"threads: {threads.num_threads()}, cache: {cache.cache_dir()}")
+
+    x = rng.standard_normal((side, side)).astype(np.float32)
+    hand = cache.load_or_build(HAND_WRITTEN, "bench_hand")
+    out = np.empty_like(x)
+    compare(f"poly  x + x*x + x*x*x, {side}x{side} float32", poly, (x,), extra=[
+        ("hand-written Cython prange", hand.poly),
+        ("hand-written, preallocated output",
+         lambda a: hand.poly_into(a.reshape(-1), out.reshape(-1))),
+    ] + optional_competitors(poly))
+
+    for n in (10**6, 10**7):
+        v = rng.standard_normal(n).astype(np.float32)
+        compare(f"selu, {n:.0e} float32", selu, (v,), extra=optional_competitors(selu))
+
+    v = rng.standard_normal(10**6)
+    g = astjax.grad(sum_logistic)
+    print("jit(grad(sum_logistic)), 1e6 float64")
+    jg = jit(g)
+    jg(v)
+    t_numpy = best(g, v)
+    row("grad (NumPy)", t_numpy, t_numpy)
+    row("jit(grad)", best(jg, v), t_numpy)
+
+    compare("decay: 10 x (x -= 0.1 * x), 1000x1000 float32", decay,
+            (rng.standard_normal((1000, 1000)).astype(np.float32),))
+    steps = 10**5 if args.quick else 10**6
+    compare(f"logistic map, {steps:.0e} scalar steps", logistic_map, (0.5, 3.7, steps),
+            repeat=3, extra=optional_competitors(logistic_map, parallel=False))
+    grid = 60 if args.quick else 200
+    compare(f"Mandelbrot escape time, {grid}x{grid}, 100 iterations", mandelbrot,
+            (grid, grid, 100), repeat=3, extra=optional_competitors(mandelbrot, parallel=False))
+
+    print("build layer (see benchmarks/bench_build.py for the full table)")
+
+    def fresh_kernel(tag):
+        return f"def k(double x):\n    return x * {tag}\n"
+    started = time.perf_counter()
+    cache.load_or_build(fresh_kernel(time.time_ns()), "bench_cold")
+    print(f"  cold build of a tiny kernel in this process: {time.perf_counter() - started:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

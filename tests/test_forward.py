@@ -1,0 +1,283 @@
+"""Forward mode (jvp) against central finite differences.
+
+One parametrized check drives two tables: the shared reverse-mode corpus (every construct:
+loops, branches, helpers, recursion, indexing, item writes) and FORWARD_SPECS below, which
+adds the primitives and forms the corpus leaves out.  A coverage check makes sure every
+differentiable entry of the rule table has a jvp rule that some test runs.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import astjax
+from astjax import primitives
+from astjax import runtime as _ax
+from astjax.errors import NoRuleError, UnsupportedError
+from grad_corpus import CORPUS
+
+W = np.random.default_rng(7).standard_normal((3, 4))
+
+
+# ---- extra specs: one function per primitive or form the corpus does not cover -------------------
+
+def s_log2_log10(x): return np.sum(np.log2(x) + np.log10(x))
+def s_pos_copy(x): return np.sum(+x * np.copy(x))
+def s_casts(x): return float(x[0]) * np.float64(x[1]) + 2.0 * float(x[2])
+def s_astype_asarray(x): return np.sum(x.astype(np.float64) ** 2 + np.asarray(x) * 3.0)
+def s_array_of_list(x): return np.sum(np.array([x[0] * x[1], x[2], 2.0]) ** 2)
+def s_shapes(x):
+    m = np.moveaxis(np.reshape(x, (2, 2)), 0, 1)
+    t = np.swapaxes(np.expand_dims(m, 0), 1, 2) * np.flip(m, axis=0)
+    return np.sum(t) + np.sum(np.squeeze(np.broadcast_to(x, (1, 4))) * x)
+def s_transpose_axes(m): return np.sum(np.transpose(m, (1, 0)) @ m)
+def s_reductions_axis(m):
+    return np.sum(np.prod(m, axis=0)) + np.sum(np.max(m, axis=1, keepdims=True)) + \
+        np.sum(np.min(m, axis=0) ** 2)
+def s_var_std_ddof(m): return np.var(m, ddof=1) + np.sum(np.std(m, axis=1, ddof=1))
+def s_cumsum_axis(m): return np.sum(np.cumsum(m, axis=1) ** 2)
+def s_dot_outer(x): return np.dot(x, x) + np.sum(np.outer(x, x[::-1]) ** 2)
+def s_einsum3(x): return np.einsum("i,ij,j->", x[:3], W, x)
+def s_inv_solve_matrix(m):
+    a = m @ m.T + 3.0 * np.eye(3)
+    return np.sum(np.linalg.inv(a)) + np.sum(np.linalg.solve(a, m) ** 2)
+def s_concat_stack_axis(m):
+    return np.sum(np.concatenate([m, m * 2.0], axis=1) ** 2) + np.sum(np.stack([m, m], axis=1))
+def s_dict(x):
+    d = {"a": x, "b": x * 2.0}
+    return np.sum(d["a"] * d["b"])
+def s_list_pop(x):
+    items = [x, x * 2.0, np.sin(x)]
+    a = items.pop()
+    b = items.pop()
+    return np.sum(a * b + items[0])
+def push_scaled(acc, v, k):
+    acc.append(v * k)
+    acc.append(np.exp(v))
+    return k
+def s_mutating_helper(x):
+    acc = []
+    k = push_scaled(acc, x, 3.0)
+    return np.sum(acc[0] * acc[1]) * k
+def s_owned_copy(x):
+    y = x + 0.0                       # y's tangent must not alias x's: y is written below
+    y[0] = y[1] * 5.0
+    return np.sum(y * x)
+def s_write_broadcast(x):
+    z = np.zeros((3, 4))
+    z = z + x
+    z[1] = x * 2.0
+    return np.sum(z ** 2)
+def s_add_inactive_wider(x):
+    y = x + np.ones((3, 4))           # x's tangent must widen to y's shape
+    return np.sum(np.sum(y, axis=0) ** 2)
+def s_where_wider(x): return np.sum(np.where(x > 0, x, np.ones((2, 4)) * x ** 2))
+def s_binary_both(x):
+    r = x[::-1]
+    return np.sum(np.maximum(x, r) * np.minimum(x, r) + np.arctan2(x, r + 2.0) +
+                  np.mod(x + 3.0, r + 2.0))
+def s_clip_one_side(x): return np.sum(np.clip(x, None, 0.5) * x)
+def s_math(x): return math.exp(x) * math.sin(x) + math.log(x) + math.sqrt(x) + math.tanh(x)
+def s_runtime_helpers(x):
+    m = x * W
+    u = _ax.unbroadcast(m, x)
+    b = _ax.broadcast_like(x, m)
+    e = _ax.expand_reduced(np.sum(m, axis=1), m, 1, False)
+    return np.sum(u * u) + np.sum(b * e) + np.sum(_ax.reshape_like(m, W.T) ** 2)
+def s_while_early(x):
+    y = x
+    n = 0
+    while True:
+        y = y * 0.9 + np.sin(y)
+        n += 1
+        if n > 3:
+            return np.sum(y)
+def s_tuple_out(x): return np.sum(x), x * x, (x[0], {"k": x[1]})
+
+
+def vec(n=4, lo=-1.0, hi=1.0, seed=0):
+    return lambda: (np.random.default_rng(seed).uniform(lo, hi, n),)
+
+
+def pos(n=4, seed=1):
+    return lambda: (np.random.default_rng(seed).uniform(0.5, 2.0, n),)
+
+
+def mat(shape=(3, 4), seed=2):
+    return lambda: (np.random.default_rng(seed).standard_normal(shape),)
+
+
+FORWARD_SPECS = [
+    (s_log2_log10, pos()), (s_pos_copy, vec()), (s_casts, vec()), (s_astype_asarray, vec()),
+    (s_array_of_list, vec()), (s_shapes, vec()), (s_transpose_axes, mat()),
+    (s_reductions_axis, mat()), (s_var_std_ddof, mat()), (s_cumsum_axis, mat()),
+    (s_dot_outer, vec()), (s_einsum3, vec()), (s_inv_solve_matrix, mat((3, 3))),
+    (s_concat_stack_axis, mat()), (s_dict, vec()), (s_list_pop, vec()),
+    (s_mutating_helper, vec()), (s_owned_copy, vec()), (s_write_broadcast, vec()),
+    (s_add_inactive_wider, vec()), (s_where_wider, vec()), (s_binary_both, vec()),
+    (s_clip_one_side, vec(6)), (s_math, lambda: (0.8,)), (s_runtime_helpers, vec()),
+    (s_while_early, vec()), (s_tuple_out, vec()),
+]
+
+ALL = CORPUS + FORWARD_SPECS
+
+
+# ---- the check ------------------------------------------------------------------------------------
+
+def is_float(a):
+    return isinstance(a, float) or isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+def random_tangents(args, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in args:
+        if isinstance(a, float):
+            out.append(float(rng.standard_normal()))
+        elif is_float(a):
+            out.append(rng.standard_normal(a.shape))
+        elif isinstance(a, np.ndarray):
+            out.append(np.zeros(a.shape))
+        else:
+            out.append(a if a is None else 0.0)
+    return out
+
+
+def leaves(x):
+    return astjax.pytrees.flatten(x)[0]
+
+
+def central_difference(fn, args, tangents, eps=1e-6):
+    def moved(sign):
+        return [a + sign * eps * t if is_float(a) else a for a, t in zip(args, tangents)]
+    plus, minus = leaves(fn(*moved(1))), leaves(fn(*moved(-1)))
+    return [(np.asarray(p, dtype=float) - np.asarray(m, dtype=float)) / (2 * eps)
+            for p, m in zip(plus, minus)]
+
+
+@pytest.mark.parametrize("fn,make", ALL, ids=[f"{f.__name__}-{i}" for i, (f, _) in enumerate(ALL)])
+def test_jvp_matches_finite_differences(fn, make):
+    args = make()
+    tangents = random_tangents(args, seed=len(fn.__name__))
+    out, t_out = astjax.jvp(fn, tuple(args), tuple(tangents))
+    expected_out = leaves(fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args]))
+    for got, want in zip(leaves(out), expected_out):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    expected = central_difference(fn, args, tangents)
+    got = leaves(t_out)
+    assert len(got) == len(expected)
+    for g, e, o in zip(got, expected, leaves(out)):
+        assert np.shape(g) == np.shape(o)
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+# ---- the rule table -------------------------------------------------------------------------------
+
+def test_every_differentiable_primitive_has_a_jvp_rule():
+    missing = [key for key, prim in primitives.REGISTRY.items()
+               if not prim.nondiff and prim.jvp is None]
+    assert missing == []
+
+
+def _summed_grad(fn):
+    def summed(x):
+        return np.sum(astjax.grad(fn)(x))
+    return summed if fn.__code__.co_argcount == 1 else fn
+
+
+def test_the_tests_run_every_jvp_rule():
+    """Each jvp rule is used by forward mode over the specs or over their gradients (forward-
+    over-reverse uses the rules of the runtime helpers that generated gradients call)."""
+    from astjax import forward
+    from astjax.normalize import normalize, prim_key
+    used = set()
+    original = forward._FunctionForward.prim_tangent
+
+    def spy(self, s, t, key, op, reads):
+        used.add(key)
+        return original(self, s, t, key, op, reads)
+    forward._FunctionForward.prim_tangent = spy
+    try:
+        for fn, _ in ALL:
+            if fn.__name__ in ("f_method",):
+                continue
+            forward.forward_program(normalize(fn), normalize(fn).main.params)
+            if fn in (s_tuple_out,):
+                continue
+            program = normalize(astjax.grad(fn))
+            forward.forward_program(program, program.main.params)
+            second = normalize(astjax.grad(_summed_grad(fn)))     # third order
+            forward.forward_program(second, second.main.params)
+    finally:
+        forward._FunctionForward.prim_tangent = original
+    structural = {"getitem", "tuple", "list", "dict", "copy"}
+    # rules only reached at third order or through Jacobian/custom-rule helpers, checked in
+    # test_higher_order.py and test_custom.py
+    elsewhere = {"_ax.jacobian", "_ax.jacobian_vjp", "_ax.einsum_jvp", "_ax.einsum_vjp",
+                 "_ax.finalize_vjp", "_ax.take_index", "_ax.take_slot_vjp", "_ax.seq_pop_vjp",
+                 "_ax.seq_head", "_ax.seq_like", "_ax.seq_put", "_ax.seq_add",
+                 "_ax.concat_like", "_ax.stack_like", "_ax.none_to_zero", "_ax.solve_vjp_a",
+                 "_ax.seq_item", "_ax.array_vjp", "_ax.max_vjp", "_ax.cumsum_vjp",
+                 "_ax.getitem_vjp", "_ax.split_like", "_ax.take_slot", "np.clip", "pos",
+                 "np.float32"}           # np.float32: test_float32_in_float32_out
+    with_rule = {k for k, p in primitives.REGISTRY.items() if p.jvp is not None}
+    assert with_rule - used - structural - elsewhere == set()
+
+
+# ---- dtypes, source, errors -----------------------------------------------------------------------
+
+def sum_logistic(x):
+    return np.sum(1.0 / (1.0 + np.exp(-x)))
+
+
+def to_float32(x):
+    return np.float32(x) * 2.0
+
+
+def test_float32_in_float32_out():
+    x = np.arange(3, dtype=np.float32)
+    out, t_out = astjax.jvp(sum_logistic, (x,), (np.ones(3, dtype=np.float32),))
+    assert out.dtype == np.float32 and t_out.dtype == np.float32
+    out, t_out = astjax.jvp(to_float32, (np.arange(3.0),), (np.ones(3),))
+    assert t_out.dtype == np.float32
+    np.testing.assert_allclose(t_out, 2.0 * np.ones(3), rtol=1e-6)
+
+
+def test_python_floats_give_floats():
+    out, t_out = astjax.jvp(s_math, (0.8,), (1.0,))
+    assert isinstance(t_out, float)
+
+
+def test_generated_source_is_readable():
+    from astjax.higher import jvp_function
+    text = astjax.source(jvp_function(sum_logistic))
+    assert "def sum_logistic_jvp(x, t_x):" in text
+    assert "t_exp2 = t_neg1 * exp2" in text
+    assert "# test_forward.py:" in text and "return np.sum(1.0 / (1.0 + np.exp(-x)))" in text
+    assert "return (sum5, t_sum5)" in text
+
+
+def test_inactive_values_get_no_tangent_code():
+    from astjax.higher import jvp_function
+
+    def scaled(x, n):
+        k = np.arange(3.0) * n
+        return np.sum(x * k)
+    text = astjax.source(jvp_function(scaled, (0,)))
+    assert "t_k" not in text and "t_n" not in text and "t_x * k" in text
+
+
+def no_rule(x):
+    return np.sum(np.sinc(x))
+
+
+def test_missing_rule_names_the_line():
+    with pytest.raises(NoRuleError, match="test_forward.py"):
+        astjax.jvp(no_rule, (np.ones(3),), (np.ones(3),))
+
+
+def test_jvp_checks_its_arguments():
+    with pytest.raises(TypeError):
+        astjax.jvp(sum_logistic, np.ones(3), np.ones(3))
+    with pytest.raises(TypeError):
+        astjax.jvp(sum_logistic, (np.ones(3),), ())
