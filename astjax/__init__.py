@@ -6,6 +6,7 @@ from .api import grad, source, value_and_grad, vjp
 from .errors import AstjaxError, DifferentiationError, NoRuleError, SourceError, UnsupportedError
 from .custom import custom_jvp, custom_vjp
 from .higher import hessian, jacfwd, jacrev, jvp
+from .batching import vmap
 
 
 def __getattr__(name):

@@ -13,9 +13,9 @@ Before (``apply_matrix(v) = np.dot(mat, v)``, mat a global 150x100)::
 After (specialized for v of shape (B, 100))::
 
     def vmap_apply_matrix(v):
-        transpose1 = np.transpose(mat)
-        dot2 = np.dot(v, transpose1)        # one matrix product for the whole batch
-        return dot2
+        transpose1 = np.transpose(mat2)     # mat2: the captured global mat
+        dot1 = np.dot(v, transpose1)        # one matrix product for the whole batch
+        return dot1
 
 How: the function is normalized (normalize.py); the batch axis of every batched argument is
 moved to the front; facts (batched?, per-example rank) flow through the core program and
@@ -31,10 +31,10 @@ import warnings
 
 import numpy as np
 
-from ._syntax import assign, call, const, gast, name
+from ._syntax import assign, call, gast, name
 from .batching_control import Arg, BatchingWarning, CannotBatch, FunctionBatcher, TAPE_PREFIX
-from .batching_values import (DYN, NONE, Lst, Tup, Val, is_batched, merge_into, of_value,
-                              signature_key, stacked)
+from .batching_values import (Lst, Tup, Val, build_node, is_batched, item_node, merge_into,
+                              of_value, signature_key)
 from .emit import compile_functions
 from .normalize import normalize
 
@@ -60,17 +60,22 @@ def vmap(fun, in_axes=0, out_axes=0):
     return hit
 
 
+vmap.__astjax_transform__ = True       # astjax.vmap(f)(x) may appear inside transformed code
+
+
 def _check_axes(spec):
     if spec is None or isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         return
-    if isinstance(spec, (tuple, list)):
-        for s in spec:
+    if isinstance(spec, (tuple, list, dict)):
+        for s in (spec.values() if isinstance(spec, dict) else spec):
             _check_axes(s)
         return
     raise TypeError(f"in_axes must be an int, None, or a tuple/list of those, got {spec!r}")
 
 
 def _freeze(spec):
+    if isinstance(spec, dict):
+        return ("dict",) + tuple((k, _freeze(v)) for k, v in spec.items())
     if isinstance(spec, (tuple, list)):
         return (type(spec).__name__,) + tuple(_freeze(s) for s in spec)
     return spec
@@ -88,22 +93,23 @@ class Vmapped:
         self.__doc__ = f"vmap of {base} (in_axes={in_axes!r}, out_axes={out_axes!r})."
         self.__module__ = getattr(fun, "__module__", None)
         self._cache = {}             # signature -> generated function
+        self._int_axis = isinstance(in_axes, numbers.Integral)
         self._generic = None
         self._last = None
 
     # ---- calling ------------------------------------------------------------------------------
     def __call__(self, *args):
         spec = self.in_axes
-        if (spec == 0 or spec is None or isinstance(spec, int)) and \
-                all(type(a) is np.ndarray for a in args):
-            key = tuple(a.ndim for a in args)           # the common case, kept cheap
-            fn = self._cache.get(key)
+        if self._int_axis:                          # the common case, kept cheap
+            try:
+                fn = self._cache.get(tuple([a.ndim for a in args]))
+            except AttributeError:
+                fn = None
             if fn is not None:
-                if spec is not None:
-                    n = args[0].shape[spec] if args else None
-                    for a in args:
-                        if a.shape[spec] != n:
-                            _sizes_error(args, [spec] * len(args))
+                n = args[0].shape[spec]
+                for a in args:
+                    if a.shape[spec] != n:
+                        _sizes_error(args, [spec] * len(args))
                 return fn(*args)
         axes = _per_arg_axes(spec, args)
         facts, sizes = [], []
@@ -118,7 +124,7 @@ class Vmapped:
         fn = self._cache.get(key)
         if fn is None:
             fn = self._cache[key] = self._build(facts, axes, key)
-            if all(type(a) is np.ndarray for a in args) and isinstance(spec, int):
+            if self._int_axis and all(type(a) is np.ndarray for a in args):
                 self._cache[tuple(a.ndim for a in args)] = fn
         self._last = fn
         return fn(*args)
@@ -191,6 +197,14 @@ def _per_arg_axes(spec, args, facts=None):
 
 def _arg_fact(value, axis, sizes):
     """The fact of one argument under its in_axes entry (a pytree prefix)."""
+    if isinstance(value, dict):
+        if isinstance(axis, dict):
+            items = tuple(_arg_fact(v, axis.get(k), sizes) for k, v in value.items())
+        elif isinstance(axis, (tuple, list)):
+            raise ValueError(f"in_axes {axis!r} does not match a dict argument")
+        else:
+            items = tuple(_arg_fact(v, axis, sizes) for v in value.values())
+        return Tup(items, tuple(value))
     if isinstance(value, (tuple, list)):
         if isinstance(axis, (tuple, list)):
             if len(axis) != len(value):
@@ -220,7 +234,7 @@ def _apply_axes(fact, axis):
     """Per-example-of-an-outer-vmap fact -> the fact inside this vmap."""
     if isinstance(fact, Tup):
         axes = axis if isinstance(axis, (tuple, list)) else [axis] * len(fact.items)
-        return Tup(tuple(_apply_axes(f, a) for f, a in zip(fact.items, axes)))
+        return Tup(tuple(_apply_axes(f, a) for f, a in zip(fact.items, axes)), fact.keys)
     if axis is None or not isinstance(fact, Val):
         return fact
     rank = fact.rank - 1 if fact.rank is not None else None
@@ -240,7 +254,7 @@ def _unknown_fact(axis):
 def build(fun, facts, axes, out_axes, label):
     """Generate, compile and return (the batched entry function, its result fact)."""
     if isinstance(fun, Vmapped):
-        fun = fun.function_for([_unbatch_whole(f) for f in facts])
+        fun = fun.function_for([_per_example(f) for f in facts])
     program = normalize(fun, verb="batch")
     prog = ProgramBatcher(program)
     entry = EntrySpec(axes, out_axes)
@@ -255,12 +269,12 @@ def build(fun, facts, axes, out_axes, label):
     return fn, result
 
 
-def _unbatch_whole(fact):
-    """The fact of a whole batched argument seen as one array (for a nested vmap)."""
+def _per_example(fact):
+    """What one example of this vmap passes to an inner vmap: the same ranks, unbatched."""
     if isinstance(fact, Tup):
-        return Tup(tuple(_unbatch_whole(f) for f in fact.items))
+        return Tup(tuple(_per_example(f) for f in fact.items), fact.keys)
     if isinstance(fact, Val) and fact.batched:
-        return Val(False, fact.rank + 1 if fact.rank is not None else None)
+        return Val(False, fact.rank, dyn=fact.dyn)
     return fact
 
 
@@ -357,7 +371,6 @@ class ProgramBatcher:
         ret = gast.Return(value=value)
         ret.origin = getattr(core.node, "origin", None)
         body.append(ret)
-        body[0].note = f"astjax: {exc.reason}; vmap loops over the batch for this function"
         args = gast.arguments(args=[name(p, gast.Param()) for p in core.params],
                               posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                               kwarg=None, defaults=[])
@@ -375,7 +388,7 @@ class ProgramBatcher:
         key = (fname, tuple(signature_key(f) for f in facts))
         hit = self.specs.get(key)
         if hit is not None:
-            return hit
+            return hit[:3]
         if key in self.active:
             raise CannotBatch(f"recursive call of {fname}", whole_function=True)
         self.active.add(key)
@@ -464,15 +477,17 @@ class EntrySpec:
 
     def _move_in(self, fb, node, info, ax):
         if isinstance(info, Tup):
-            axes = ax if isinstance(ax, (tuple, list)) else [ax] * len(info.items)
+            if isinstance(ax, dict):
+                axes = [ax.get(k) for k in info.keys]
+            else:
+                axes = ax if isinstance(ax, (tuple, list)) else [ax] * len(info.items)
             moved, changed = [], False
             for i, (item, a) in enumerate(zip(info.items, axes)):
-                item_node = fb.atom(gast.Subscript(value=node, slice=const(i), ctx=gast.Load()),
-                                    "item")
-                new = self._move_in(fb, item_node, item, a)
+                node_i = fb.atom(item_node(node, info, i), "item")
+                new = self._move_in(fb, node_i, item, a)
                 changed |= new is not None
-                moved.append(new if new is not None else item_node)
-            return fb.atom(gast.Tuple(elts=moved, ctx=gast.Load()), "args") if changed else None
+                moved.append(new if new is not None else node_i)
+            return fb.atom(build_node(info, moved), "args") if changed else None
         if not isinstance(info, Val) or not info.batched or ax in (None, 0):
             return None
         if info.dyn:
@@ -488,13 +503,15 @@ class EntrySpec:
                 continue
             node, info = name(p), fb.arg_infos[fb.core.params.index(p)]
             for i in path:
-                node = gast.Subscript(value=node, slice=const(i), ctx=gast.Load())
+                node = item_node(node, info, i)
                 info = info.items[i]
             expr = fb.t("_ax.leading_size(x)", x=node) if info.dyn else \
                 fb.t("np.shape(x)[0]", x=node)
             fb.put(assign(fb.B_name, fb.core_op(expr)))
             break
         fb.outs.pop()
+        for s in out:
+            s.origin = getattr(fb.fdef, "origin", None)
         return out
 
     def epilogue(self, fb, arg):
@@ -505,10 +522,9 @@ class EntrySpec:
         if isinstance(info, Tup):
             items = []
             for i, item in enumerate(info.items):
-                item_node = fb.atom(gast.Subscript(value=node, slice=const(i), ctx=gast.Load()),
-                                    "out")
-                items.append(self._out(fb, item_node, item))
-            return fb.atom(gast.Tuple(elts=items, ctx=gast.Load()), "outs")
+                node_i = fb.atom(item_node(node, info, i), "out")
+                items.append(self._out(fb, node_i, item))
+            return fb.atom(build_node(info, items), "outs")
         if isinstance(info, Val) and info.batched and info.lanes and not info.dyn:
             if ax == 0:
                 return node
@@ -529,5 +545,3 @@ def _first_batched(info, path=()):
         return path
     return None
 
-
-DYN, NONE, stacked  # noqa: B018

@@ -5,20 +5,24 @@ Before (core form, ``x`` batched, ``w`` shared)::
 
     def f(x, w):
         y = np.dot(w, x)
-        gt1 = y > 0.0
-        if gt1:
+        sum1 = np.sum(y)
+        gt2 = sum1 > 0.0
+        if gt2:
             y = 2.0 * y
         s = np.sum(y)
         return s
 
-After::
+After (x of shape (B, 4), w of shape (3, 4))::
 
-    def f_vmap(x, w):
-        y = np.dot(x, np.transpose(w))     # the batch rides along the matrix product
-        gt1 = y > 0.0                      # a per-lane test ...
-        y_1 = 2.0 * y                      # ... so both branches run,
-        y = np.where(gt1, y_1, y)          # and a select keeps each lane's own
-        s = np.sum(y, axis=1)
+    def vmap_f(x, w):
+        transpose1 = np.transpose(w)
+        y = np.dot(x, transpose1)           # the batch rides along one matrix product
+        sum1 = np.sum(y, axis=(1,))         # reductions skip the batch axis
+        gt2 = sum1 > 0.0                    # a per-lane test ...
+        y_2 = 2.0 * y                       # ... so the branch runs for every lane,
+        gt23 = gt2[:, None]
+        y = np.where(gt23, y_2, y)          # and a select keeps each lane's own y
+        s = np.sum(y, axis=(1,))
         return s
 
 The pieces:
@@ -28,11 +32,10 @@ The pieces:
 * rules (batching_rules.py, named in rules.py) batch each operation;
 * an ``if`` on a batched test runs both branches, each writing *renamed* copies of the
   variables the other branch or later code reads, then merges them with ``np.where``;
-* a loop that some lanes leave early (a batched ``while`` test, a batched ``break`` or early
-  ``return`` flag, a batched ``range`` bound) runs until every lane is done; its body writes
-  renamed copies, merged back under the ``live`` mask of lanes still running;
+* loops (batching_loops.py) stay loops when every lane shares the trip count, and otherwise
+  run until every lane is done, merging the body's renamed copies under a ``live`` mask;
 * what cannot be batched becomes a loop over the batch with a warning: one operation
-  (``_lane_loop``) or, for control flow, the whole function (``CannotBatch`` to batching.py).
+  (``lane_loop``) or, for control flow, the whole function (``CannotBatch`` to batching.py).
 
 Lists are Python lists of per-lane values; their element fact is a fixpoint over the whole
 program (batching.py reruns the pass until no list changes).  Tapes (``_tape``, written by
@@ -44,63 +47,19 @@ import warnings
 
 from . import primitives
 from ._syntax import assign, call, const, gast, name
-from .batching_values import (DYN, NONE, SCALAR, Lst, Tup, Val, as_batched, is_batched,
-                              is_none, join, of_value, stacked)
+from .batching_values import (DYN, NONE, SCALAR, Arg, BatchingWarning, CannotBatch, Lst,
+                              Region, Tup, Val, as_batched, build_node, is_batched, is_none,
+                              item_node, join, of_value, stacked)
+from .batching_flow import (_assigned, _at, _drop_dead, _is_break, _item_written, _liveness,
+                            _reads)
+from .batching_loops import LoopBatcher
 from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
 
 TAPE_PREFIX = "_tape"
 _NOVALUE = object()
 
 
-class CannotBatch(Exception):
-    """This construct cannot be batched: the caller falls back to a loop over the batch."""
-
-    def __init__(self, reason, node=None, whole_function=False):
-        super().__init__(reason)
-        self.reason = reason
-        self.node = node
-        self.whole_function = whole_function
-
-
-class BatchingWarning(UserWarning):
-    """vmap fell back to a Python loop over the batch for part of a function."""
-
-
-class Arg:
-    """An operand of a rule: its atom in the generated code and its fact."""
-    __slots__ = ("node", "info")
-
-    def __init__(self, node, info):
-        self.node = node
-        self.info = info
-
-    @property
-    def batched(self):
-        return is_batched(self.info)
-
-    @property
-    def rank(self):
-        return self.info.rank if isinstance(self.info, Val) else None
-
-    @property
-    def lanes(self):
-        return isinstance(self.info, Val) and self.info.batched and self.info.lanes
-
-    def __repr__(self):
-        return f"Arg({_src(self.node)}: {self.info!r})"
-
-
-class _Region:
-    """A stretch of code that runs for all lanes but counts only for some (a branch of a
-    batched ``if``, the body of a masked loop)."""
-
-    def __init__(self, protect):
-        self.protect = set(protect)     # variables whose outer value must survive
-        self.own = set()                # names created inside (safe to overwrite)
-        self.sites = set()              # list creation sites inside
-
-
-class FunctionBatcher:
+class FunctionBatcher(LoopBatcher):
     """Batches one core function for one signature (the facts of its arguments)."""
 
     def __init__(self, prog, core, arg_infos, gen_name, entry=None):
@@ -127,6 +86,7 @@ class FunctionBatcher:
         self.consts = {}                   # core variable -> its constant Python value
         self._captured = {}
         self.live_after, self.live_head = _liveness(self.fdef.body)
+        self.item_written = _item_written(self.fdef.body)
 
     # ---- entry ----------------------------------------------------------------------------
     def run(self):
@@ -146,6 +106,7 @@ class FunctionBatcher:
                 body = self.entry.batch_size(self) + body
             else:
                 args.args.append(name(self.B_name, gast.Param()))
+        body, _ = _drop_dead(body, set())
         fdef = gast.FunctionDef(name=self.gen_name, args=args, body=body, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
         fdef.origin = getattr(self.fdef, "origin", None)
@@ -169,6 +130,8 @@ class FunctionBatcher:
             return NONE if node.value is None else SCALAR
         if isinstance(node, gast.Tuple):
             return Tup(tuple(self.info(e) for e in node.elts))
+        if isinstance(node, gast.Dict):
+            return Tup(tuple(self.info(v) for v in node.values), tuple(k.value for k in node.keys))
         if isinstance(node, gast.Attribute):
             return SCALAR if not _is_newaxis(node) else NONE
         if isinstance(node, gast.UnaryOp):
@@ -220,6 +183,8 @@ class FunctionBatcher:
         """Normalize ``expr`` into one core op (sub-operations are emitted)."""
         if isinstance(expr, Arg):
             return expr.node
+        if _is_core(expr):
+            return expr
         norm = ExprNormalizer(self.fresh, getattr(self.current, "origin", None), verb="batch")
         pending = []
         op = norm.op(expr, pending)
@@ -280,31 +245,35 @@ class FunctionBatcher:
                          "lanes")
 
     def materialize(self, a, force=False):
-        """A batched node for an unbatched ``a`` (a read-only broadcast view: free)."""
+        """A batched node for an unbatched ``a`` (a read-only broadcast view: free).  Shared
+        scalars stay scalars (they broadcast as they are) unless ``force``."""
         if a.batched:
             return self.lanes(a) if force else a.node
         info = a.info
         if isinstance(info, Tup):
             items = []
             for i, item in enumerate(info.items):
-                node = self.atom(gast.Subscript(value=a.node, slice=const(i), ctx=gast.Load()),
-                                 "item")
+                node = self.atom(item_node(a.node, info, i), "item")
                 items.append(self.materialize(Arg(node, item), force))
-            return self.atom(gast.Tuple(elts=items, ctx=gast.Load()), "items")
+            return self.atom(build_node(info, items), "items")
         if isinstance(info, Lst) or is_none(info):
             return a.node
-        if info.rank == 0 and not force:
-            return a.node                  # a shared scalar is a valid per-lane 0-d value
-        if isinstance(a.node, gast.Constant) and info.rank == 0:
-            return self.atom(self.t("np.full(s, x)", x=a, s=gast.Tuple(elts=[self.B()],
-                                                                        ctx=gast.Load())), "lanes")
-        return self.atom(self.t("_ax.batch_broadcast(x, n)", x=a, n=self.B()), f"{_hint(a)}_b")
+        lanes = gast.Tuple(elts=[self.B()], ctx=gast.Load())
+        if info.rank == 0:
+            if not force:
+                return a.node
+            return self.atom(self.t("np.broadcast_to(x, s)", x=a, s=lanes), f"{_hint(a)}_b")
+        node = self.atom(self.t("_ax.batch_broadcast(x, n)", x=a, n=self.B()), f"{_hint(a)}_b")
+        if info.rank is None and force:
+            return self.atom(self.t("np.broadcast_to(x, _ax.lanes_shape(x, n))", x=node,
+                                    n=self.B()), "lanes")
+        return node
 
     def lift(self, a, rank):
         """``a`` (batched) with singleton axes after the batch axis up to lane rank ``rank``."""
         if not a.batched or rank == 0:
             return a.node
-        if a.rank is not None and rank is not None:
+        if a.rank is not None and isinstance(rank, int):
             k = rank - a.rank
             if k <= 0:
                 return a.node
@@ -432,6 +401,9 @@ class FunctionBatcher:
             return op, self.info(op)
         if key == "tuple":
             return op, Tup(tuple(self.info(e) for e in op.elts))
+        if key == "dict":
+            return op, Tup(tuple(self.info(v) for v in op.values),
+                           tuple(k.value for k in op.keys))
         if key == "list":
             return self.list_literal(op, s)
         if key == "list.pop":
@@ -442,10 +414,10 @@ class FunctionBatcher:
             if any(is_batched(self.info(a)) for a in (op.left, op.comparators[0])):
                 raise CannotBatch("'is' on a batched value")
             return op, SCALAR
-        from . import batching_rules
+        from . import batching_index, batching_rules
         if key == "getitem":
             self.current_op, self.current_prim = op, primitives.lookup("getitem")
-            return batching_rules.getitem(self, op)
+            return batching_index.getitem(self, op)
         prim = primitives.lookup(key)
         if prim is None:
             raise CannotBatch(f"{key} has no batching rule")
@@ -472,7 +444,11 @@ class FunctionBatcher:
         body = []
         self.outs.append(body)
         lane_op = copy.deepcopy(op)
+        in_func = {id(m) for c in gast.walk(lane_op) if isinstance(c, gast.Call)
+                   for m in gast.walk(c.func)}
         for n in list(gast.walk(lane_op)):
+            if id(n) in in_func:
+                continue
             for field_name, value in gast.iter_fields(n):
                 if field_name == "func":
                     continue
@@ -497,7 +473,7 @@ class FunctionBatcher:
         self.outs.pop()
         loop = gast.For(target=name(lane, gast.Store()), iter=call("range", [self.B()]),
                         body=body, orelse=[], type_comment=None)
-        loop.note = f"astjax: vmap cannot batch this ({reason}); it loops over the batch"
+        loop.note = f"astjax: {reason}: vmap loops over the batch here"
         self.put(loop)
         if isinstance(per_lane, Val):
             return call("np.stack", [name(items)]), stacked(per_lane)
@@ -508,10 +484,9 @@ class FunctionBatcher:
         if isinstance(info, Tup):
             items = []
             for i, item in enumerate(info.items):
-                node = self.atom(gast.Subscript(value=a.node, slice=const(i), ctx=gast.Load()),
-                                 "item")
+                node = self.atom(item_node(a.node, info, i), "item")
                 items.append(self.lane_of(Arg(node, item), lane) if is_batched(item) else node)
-            return self.atom(gast.Tuple(elts=items, ctx=gast.Load()), "lane")
+            return self.atom(build_node(info, items), "lane")
         if isinstance(info, Val) and info.lanes and not info.dyn:
             return self.atom(gast.Subscript(value=a.node, slice=lane, ctx=gast.Load()), "lane")
         return self.atom(call("_ax.lane", [a.node, lane]), "lane")
@@ -558,10 +533,9 @@ class FunctionBatcher:
         if isinstance(info, Tup):
             items = []
             for i, item in enumerate(info.items):
-                node = self.atom(gast.Subscript(value=a.node, slice=const(i), ctx=gast.Load()),
-                                 "item")
+                node = self.atom(item_node(a.node, info, i), "item")
                 items.append(self.store_value(Arg(node, item)))
-            return self.atom(gast.Tuple(elts=items, ctx=gast.Load()), "items")
+            return self.atom(build_node(info, items), "items")
         if isinstance(info, Lst) or is_none(info) or info.dyn:
             return a.node
         if info.batched:
@@ -618,7 +592,7 @@ class FunctionBatcher:
 
     # -- item writes ------------------------------------------------------------------------
     def setitem(self, target, value, s):
-        from . import batching_rules
+        from . import batching_index
         self.current = s
         var = target.value.id
         self.outs.append([])
@@ -640,7 +614,7 @@ class FunctionBatcher:
         target = self.rename(gast.Subscript(value=target.value, slice=target.slice,
                                             ctx=gast.Load()))
         value = self.rename(value)
-        batching_rules.setitem(self, var, target, value)
+        batching_index.setitem(self, var, target, value)
         emitted = self.outs.pop()
         return emitted
 
@@ -747,7 +721,7 @@ class FunctionBatcher:
             stmts = s.body if branch == "then" else s.orelse
             protect = assigned[branch] & (live | reads[other] | assigned[other])
             self.env, self.names = dict(env0), dict(names0)
-            region = _Region(protect)
+            region = Region(protect)
             self.regions.append(region)
             out += self.block(stmts)
             self.regions.pop()
@@ -805,11 +779,13 @@ class FunctionBatcher:
                    joined.maybe_none if isinstance(joined, Val) else False)
         key = (mask.id if isinstance(mask, gast.Name) else id(mask), rank)
         if key not in masks:
-            masks[key] = self.lift(Arg(mask, mask_info), rank) if rank != 0 else mask
             if rank is None:
                 # the lane rank of either side (both sides have it when it is known)
-                masks[key] = self.atom(self.t("_ax.align(m, _ax.lane_ndim(a))", m=mask,
-                                              a=a if a.batched else b), "mask")
+                side = a if a.batched else b
+                ndim = "_ax.lane_ndim(a)" if side.batched else "np.ndim(a)"
+                masks[key] = self.atom(self.t(f"_ax.align(m, {ndim})", m=mask, a=side), "mask")
+            else:
+                masks[key] = self.lift(Arg(mask, mask_info), rank) if rank != 0 else mask
         m = masks[key]
         maybe = (isinstance(a.info, Val) and a.info.maybe_none) or \
             (isinstance(b.info, Val) and b.info.maybe_none)
@@ -819,240 +795,20 @@ class FunctionBatcher:
 
     def where_tree(self, mask, mask_info, a, b, masks):
         if isinstance(a.info, Tup) and isinstance(b.info, Tup) and \
-                len(a.info.items) == len(b.info.items):
+                len(a.info.items) == len(b.info.items) and a.info.keys == b.info.keys:
             items, infos = [], []
             for i, (x, y) in enumerate(zip(a.info.items, b.info.items)):
-                xn = self.atom(gast.Subscript(value=a.node, slice=const(i), ctx=gast.Load()))
-                yn = self.atom(gast.Subscript(value=b.node, slice=const(i), ctx=gast.Load()))
-                expr, info = self.where(mask, mask_info, Arg(xn, x), Arg(yn, y), masks)
+                xn = self.atom(item_node(a.node, a.info, i))
+                yn = self.atom(item_node(b.node, b.info, i))
+                if isinstance(x, Val) and isinstance(y, Val):
+                    expr, info = self.where(mask, mask_info, Arg(xn, x), Arg(yn, y), masks)
+                else:
+                    expr, info = self.where_tree(mask, mask_info, Arg(xn, x), Arg(yn, y), masks)
                 items.append(self.atom(expr, "sel"))
                 infos.append(info)
-            return gast.Tuple(elts=items, ctx=gast.Load()), Tup(tuple(infos))
+            return build_node(a.info, items), Tup(tuple(infos), a.info.keys)
         raise CannotBatch("a list or tuple that differs between per-lane branches",
                           whole_function=True)
-
-    # -- loops --------------------------------------------------------------------------------
-    def for_(self, s):
-        bounds = [self.info(self.rename(b)) for b in s.iter.args]
-        if any(is_batched(b) for b in bounds):
-            return self.loop(s, "bounds")
-        out = self.loop(s, "plain")
-        return out if out is not None else self.loop(s, "masked")
-
-    def while_(self, s):
-        out = self.loop(s, "plain")
-        return out if out is not None else self.loop(s, "masked")
-
-    def loop(self, s, mode):
-        """Emit a loop.  ``plain``: the same loop (a trip count shared by all lanes; returns
-        None when the fixpoint shows lanes leave at different times).  ``masked``: until
-        every lane is done, under a ``live`` mask.  ``bounds``: over the widest range of a
-        batched ``range``, masked to each lane's own."""
-        env_in, names_in, alias_in = dict(self.env), dict(self.names), dict(self.alias)
-        namer_in = (self.fresh.count, set(self.fresh.taken))
-        self.current = s
-        pre = self.protect_for(s)
-        env_pre, names_pre, alias_pre = dict(self.env), dict(self.names), dict(self.alias)
-        namer_pre = (self.fresh.count, set(self.fresh.taken))
-        head = dict(env_pre)
-        for _ in range(12):
-            self.fresh.count, self.fresh.taken = namer_pre[0], set(namer_pre[1])
-            self.env, self.names, self.alias = dict(head), dict(names_pre), dict(alias_pre)
-            if mode == "plain":
-                if isinstance(s, gast.For):
-                    self.env[s.target.id] = SCALAR
-                parts, body = [], self.block(s.body)
-            else:
-                parts, body = self.masked_loop(s, mode, head, names_pre, env_pre)
-            new_head = {k: join(head.get(k), self.env.get(k))
-                        for k in set(head) | set(self.env)}
-            if new_head == head:
-                break
-            head = new_head
-        else:
-            raise CannotBatch("the facts of this loop do not settle", s, whole_function=True)
-        if mode == "plain":
-            tests = _break_flags(s.body) + ([s.test.id] if isinstance(s, gast.While) else [])
-            if any(is_batched(head.get(f, SCALAR)) for f in tests):
-                self.env, self.names, self.alias = env_in, names_in, alias_in
-                self.fresh.count, self.fresh.taken = namer_in
-                return None
-        live = self.live_head.get(id(s), set()) | self.live_after.get(id(s), set())
-        # materialize what is shared on entry but per-lane around the loop
-        self.current = s
-        before = []
-        self.outs.append(before)
-        for k in sorted(live & set(env_pre)):
-            self.coerce(k, env_pre[k], head.get(k), names_pre.get(k, k))
-        self.outs.pop()
-        if mode != "plain":
-            self.env = head
-            return pre + before + parts + body
-        end = []
-        self.outs.append(end)
-        for k in sorted(live & set(self.env)):
-            self.coerce(k, self.env[k], head.get(k), self.names.get(k, k))
-        self.outs.pop()
-        node = copy.copy(s)
-        if isinstance(s, gast.For):
-            node.iter = self.rename(s.iter)
-            node.target = name(self.names.get(s.target.id, s.target.id), gast.Store())
-        else:
-            node.test = name(self.names.get(s.test.id, s.test.id))
-        node.body = _insert_before_breaks(body, end) or [gast.Pass()]
-        self.env = head
-        return pre + before + [_at(node, s)]
-
-    def coerce(self, var, have, want, source):
-        """Make ``var`` (now ``have``, read from ``source``) fit ``want`` (a join)."""
-        if want is None or have is None or not is_batched(want) or is_batched(have):
-            return
-        node = self.materialize(Arg(name(source), have))
-        target = self.names.get(var, var)
-        if not (isinstance(node, gast.Name) and node.id == target):
-            self.put(assign(target, node))
-
-    def masked_loop(self, s, mode, head, outer_names, env_pre):
-        """(statements before, [the loop]) of a loop run under a ``live`` mask of lanes."""
-        self.masked = True
-        self.current = s
-        live_after = self.live_after.get(id(s), set())
-        live_head = self.live_head.get(id(s), set())
-        flags = _break_flags(s.body)
-        breaks = [i for i, b in enumerate(s.body) if _is_break(b)]
-        last = breaks[-1] if breaks else len(s.body) - 1
-        if isinstance(s, gast.While):
-            body = [b for b in s.body[:last + 1] if not _is_break(b)] + s.body[last + 1:]
-        else:
-            body = [b for b in s.body if not _is_break(b)]
-        assigned = _assigned(s.body) | _item_written(s.body)
-        loop_var = s.target.id if isinstance(s, gast.For) else None
-        protect = assigned & (live_after | live_head)
-        protect.discard(loop_var)
-        per_lane_var = loop_var is not None and loop_var in live_after
-        before = []
-        self.outs.append(before)
-        for v in sorted((protect | ({loop_var} if per_lane_var else set())) - set(env_pre)):
-            self.put(assign(outer_names.get(v, v), const(None)))
-            self.env[v] = NONE
-            head = dict(head, **{v: join(head.get(v), NONE)})
-        live = self.fresh("live")
-        any_ = self.fresh("any")
-        self.env[live] = Val(True, 0, lanes=False)
-        rng = copy.deepcopy(s.iter) if loop_var is not None else None
-        lo = hi = step = None
-        right_aligned = False
-        if isinstance(s, gast.While):
-            self.put(assign(live, name(outer_names.get(s.test.id, s.test.id))))
-            self.put(assign(any_, call("np.any", [name(live)])))
-        elif mode == "masked":
-            self.put(assign(live, const(True)))
-            rng = self.rename(s.iter)
-        else:                                  # batched range bounds
-            args = [self.rename(a) for a in s.iter.args]
-            if len(args) == 1:
-                lo, hi, step = const(0), args[0], const(1)
-            else:
-                lo, hi = args[0], args[1]
-                step = args[2] if len(args) > 2 else const(1)
-            if is_batched(self.info(step)) or not isinstance(step, gast.Constant) or \
-                    not isinstance(step.value, int) or step.value <= 0:
-                raise CannotBatch("a per-lane range with a step that is not a positive "
-                                  "constant", s, whole_function=True)
-            right_aligned = loop_var not in (_reads(s.body) | live_after) and step.value == 1
-            if right_aligned:
-                n = self.atom(self.t("hi - lo", hi=hi, lo=lo), "trips")
-                self.env[n.id] = Val(True, 0, lanes=False)
-                top = self.atom(self.t("np.max(n)", n=n), "top")
-                rng = call("range", [top])
-                lo, hi = n, top
-            else:
-                first = self.atom(self.t("np.min(lo)", lo=lo)) if is_batched(self.info(lo)) \
-                    else lo
-                last_ = self.atom(self.t("np.max(hi)", hi=hi)) if is_batched(self.info(hi)) \
-                    else hi
-                rng = call("range", [first, last_, step])
-            if flags:
-                self.put(assign(live, const(True)))
-        self.outs.pop()
-        # the body: a region under the mask
-        loop_body = []
-        self.outs.append(loop_body)
-        iterated = None
-        if loop_var is not None:
-            iterated = self.fresh(f"{loop_var}_it") if (per_lane_var or right_aligned) \
-                else outer_names.get(loop_var, loop_var)
-            self.env[iterated] = SCALAR
-        if mode == "bounds":
-            if right_aligned:
-                left = self.atom(self.t("top - j", top=hi, j=name(iterated)), "left")
-                inside = self.t("left <= n", left=left, n=lo)
-            else:
-                inside = self.t("np.logical_and(j >= lo, j < hi)", j=name(iterated), lo=lo,
-                                hi=hi)
-                if step.value != 1:
-                    inside = self.t("np.logical_and(c, (j - lo) % s == 0)", c=inside,
-                                    j=name(iterated), lo=lo, s=step)
-            mask = self.atom(inside, "inrange")
-            self.env[mask.id] = Val(True, 0, lanes=False)
-            if flags:
-                mask = self.atom(call("np.logical_and", [name(live), mask]), "m")
-                self.env[mask.id] = Val(True, 0, lanes=False)
-            mask = mask.id
-        else:
-            mask = live
-        region = _Region(protect | ({loop_var} if per_lane_var else set()))
-        self.regions.append(region)
-        if loop_var is not None:
-            if per_lane_var:
-                self.put(assign(self.target(loop_var), name(iterated)))
-            else:
-                self.names.pop(loop_var, None)
-                if iterated != loop_var:
-                    self.names[loop_var] = iterated
-                    self.alias[iterated] = loop_var
-            self.env[loop_var] = SCALAR
-        loop_body += self.block(body)
-        self.regions.pop()
-        # merge what the region wrote back, for the lanes under the mask only
-        self.current = s
-        masks = {}
-        mask_info = self.env[mask]
-        for v in sorted(region.protect):
-            own = self.names.get(v, v)
-            outer = outer_names.get(v, v)
-            self.names[v] = outer
-            if own == outer:
-                continue
-            new, old = self.env.get(v), head.get(v)
-            if old is None or is_none(old):
-                self.put(assign(outer, name(own)))
-                self.env[v] = new
-                continue
-            expr, info = self.where(name(mask), mask_info, Arg(name(own), new),
-                                    Arg(name(outer), old), masks)
-            self.put(assign(outer, self.core_op(expr)))
-            self.env[v] = info
-        for f in flags:
-            notf = self.atom(call("np.logical_not", [name(self.names.get(f, f))]), "not")
-            self.put(assign(live, call("np.logical_and", [name(live), notf])))
-        if isinstance(s, gast.While):
-            cond = name(self.names.get(s.test.id, s.test.id))
-            self.put(assign(live, call("np.logical_and", [name(live), cond]) if flags else cond))
-        if isinstance(s, gast.While) or flags:
-            self.put(assign(any_, call("np.any", [name(live)])))
-        if isinstance(s, gast.For) and flags:
-            stop = self.atom(gast.UnaryOp(op=gast.Not(), operand=name(any_)), "stop")
-            self.put(gast.If(test=stop, body=[gast.Break()], orelse=[]))
-        self.outs.pop()
-        if isinstance(s, gast.While):
-            node = gast.While(test=name(any_), body=loop_body, orelse=[])
-        else:
-            node = gast.For(target=name(iterated, gast.Store()), iter=rng, body=loop_body,
-                            orelse=[], type_comment=None)
-        node.note = ("astjax: lanes leave this loop at different times: it runs until all "
-                     "are done, updating live lanes only")
-        return before, [_at(node, s)]
 
     # -- return -------------------------------------------------------------------------------
     def return_(self, s):
@@ -1068,111 +824,34 @@ class FunctionBatcher:
         return [_at(gast.Return(value=value), s)]
 
 
-# ---- analyses --------------------------------------------------------------------------------
-
-def _liveness(body):
-    """Variables live after each compound statement, and at each loop's head."""
-    live_after, live_head = {}, {}
-
-    def block(stmts, after):
-        live = set(after)
-        for s in reversed(stmts):
-            live = stmt(s, live)
-        return live
-
-    def stmt(s, after):
-        if isinstance(s, gast.Assign):
-            t = s.targets[0]
-            reads = _loads(s.value)
-            if isinstance(t, gast.Name):
-                return (after - {t.id}) | reads
-            return after | reads | _loads(t)
-        if isinstance(s, gast.Expr):
-            return after | _loads(s)
-        if isinstance(s, gast.Return):
-            return _loads(s.value) if s.value is not None else set()
-        if isinstance(s, gast.If):
-            live_after[id(s)] = set(after) | live_after.get(id(s), set())
-            return _loads(s.test) | block(s.body, after) | block(s.orelse, after)
-        if isinstance(s, (gast.For, gast.While)):
-            live_after[id(s)] = set(after) | live_after.get(id(s), set())
-            head = set(after)
-            for _ in range(50):
-                inner = block(s.body, head | after)
-                if isinstance(s, gast.For):
-                    inner -= {s.target.id}
-                new = set(after) | inner | (_loads(s.test) if isinstance(s, gast.While) else set())
-                if new == head:
-                    break
-                head = new
-            live_head[id(s)] = head
-            return head | (_loads(s.iter) if isinstance(s, gast.For) else set())
-        return set(after)
-
-    block(body, set())
-    return live_after, live_head
-
-
-def _loads(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)}
-
-
-def _reads(stmts):
-    out = set()
-    for s in stmts:
-        out |= _loads(s)
-    return out
-
-
-def _assigned(stmts):
-    out = set()
-    for s in _walk(stmts):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            out.add(s.targets[0].id)
-        elif isinstance(s, gast.For):
-            out.add(s.target.id)
-    return out
-
-
-def _item_written(stmts):
-    out = set()
-    for s in _walk(stmts):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-            out.add(s.targets[0].value.id)
-    return out
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, gast.If):
-            yield from _walk(s.body)
-            yield from _walk(s.orelse)
-        elif isinstance(s, (gast.For, gast.While)):
-            yield from _walk(s.body)
-
-
-def _is_break(s):
-    return isinstance(s, gast.If) and len(s.body) == 1 and isinstance(s.body[0], gast.Break) \
-        and not s.orelse
-
-
-def _break_flags(body):
-    return [b.test.id for b in body if _is_break(b) and isinstance(b.test, gast.Name)]
-
-
-def _insert_before_breaks(body, stmts):
-    if not stmts:
-        return body
-    idx = next((i for i, b in enumerate(body) if _is_break(b)), len(body))
-    return body[:idx] + stmts + body[idx:]
-
-
 def _is_append(s):
     v = s.value
     return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
         v.func.attr == "append" and isinstance(v.func.value, gast.Name) and len(v.args) == 1
+
+
+def _is_core(op):
+    """Is ``op`` already one core operation over atoms (nothing to normalize)?"""
+    from .normalize import index_atoms, is_atom
+    if is_atom(op):
+        return True
+    if isinstance(op, gast.Call):
+        return (isinstance(op.func, gast.Name) or dotted_path(op.func) is not None) and \
+            all(is_atom(a) for a in op.args) and all(is_atom(k.value) for k in op.keywords)
+    if isinstance(op, gast.BinOp):
+        return is_atom(op.left) and is_atom(op.right)
+    if isinstance(op, gast.UnaryOp):
+        return is_atom(op.operand)
+    if isinstance(op, gast.Compare):
+        return is_atom(op.left) and all(is_atom(c) for c in op.comparators)
+    if isinstance(op, (gast.Tuple, gast.List)):
+        return all(is_atom(e) for e in op.elts)
+    if isinstance(op, gast.Dict):
+        return all(is_atom(v) for v in op.values)
+    if isinstance(op, gast.Subscript):
+        return is_atom(op.value) and all(is_atom(a) or isinstance(a, gast.Constant)
+                                         for a in index_atoms(op.slice))
+    return False
 
 
 def _is_newaxis(node):
@@ -1203,17 +882,4 @@ def _maybe_none(info, old):
 
 def _hint(a):
     return a.node.id if isinstance(a.node, gast.Name) else "t"
-
-
-def _at(node, s):
-    node.origin = getattr(s, "origin", None)
-    return node
-
-
-def _src(node):
-    from ._syntax import to_source
-    try:
-        return to_source(node).strip()
-    except Exception:
-        return repr(node)
 

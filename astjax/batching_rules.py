@@ -25,8 +25,8 @@ then loops over the batch for that one operation, with a warning).  Where a rank
 import copy
 import string
 
-from ._syntax import call, const, gast, name, parse_expr
-from .batching_values import DYN, SCALAR, Lst, Tup, Val, is_batched, is_none
+from ._syntax import const, gast, parse_expr
+from .batching_values import SCALAR, Lst, Tup, Val, is_batched, is_none
 
 RULES = {}
 _NOCONST = object()
@@ -40,39 +40,10 @@ def rule(*names):
     return register
 
 
-# Until the rule table carries them: primitive -> rule name.
-PENDING = {
-    "not_": "logical_not",
-    "np.argmax": "argreduce", "np.argmin": "argreduce",
-    "np.any": "reduce", "np.all": "reduce", "np.sum": "reduce", "np.mean": "reduce",
-    "np.prod": "reduce", "np.max": "reduce", "np.min": "reduce", "np.var": "reduce",
-    "np.std": "reduce", "np.cumsum": "cumsum",
-    "np.shape": "shape", "np.ndim": "ndim", "np.size": "size", "np.result_type": "meta",
-    "len": "len", "int": "convert", "bool": "convert", "float": "convert",
-    "range": "unbatched", "np.arange": "unbatched", "np.zeros": "unbatched",
-    "np.ones": "unbatched", "np.empty": "unbatched", "np.eye": "unbatched",
-    "np.linspace": "unbatched", "np.full": "full",
-    "matmul": "matmul", "np.dot": "dot", "np.outer": "outer", "np.einsum": "einsum",
-    "np.linalg.solve": "solve",
-    "np.transpose": "transpose", "np.swapaxes": "axes", "np.moveaxis": "axes",
-    "np.flip": "axes", "np.reshape": "reshape", "np.ravel": "ravel", "np.squeeze": "squeeze",
-    "np.expand_dims": "expand_dims", "np.broadcast_to": "broadcast_to",
-    "np.concatenate": "join", "np.stack": "join",
-    "_ax.unbroadcast": "unbroadcast", "_ax.broadcast_like": "broadcast_like",
-    "_ax.expand_reduced": "expand_reduced", "_ax.reshape_like": "reshape_like",
-    "_ax.cast_like": "first", "_ax.reduced_count": "reduced_count",
-    "_ax.transpose_axes": "unbatched", "_ax.copy_value": "first",
-    "_ax.max_vjp": "reduce_vjp", "_ax.cumsum_vjp": "cumsum_vjp",
-    "_ax.matmul_vjp_a": "matmul_vjp", "_ax.matmul_vjp_b": "matmul_vjp",
-    "_ax.seed": "seed", "_ax.finalize": "finalize", "_ax.add_to": "add_to",
-    "_ax.take_slot": "take_slot",
-    "_ax.seq_pop": "containers", "_ax.seq_push": "containers", "_ax.seq_acc": "containers",
-    "_ax.seq_item": "containers", "_ax.seq_add": "containers",
-}
-
-
 def rule_for(prim):
-    spec = prim.batch if prim.batch is not None else PENDING.get(prim.key)
+    """The batching rule of a primitive: its entry's ``batch=`` (a rule name or a function),
+    elementwise when it has none (vmap's loop over the batch for runtime helpers)."""
+    spec = prim.batch
     if spec is None:
         spec = "loop" if prim.key.startswith("_ax.") else "elementwise"
     if callable(spec):
@@ -168,8 +139,9 @@ def value_of(b, a):
             return None
         return _NOCONST
     if isinstance(node, gast.Name) and getattr(b, "consts", None) is not None:
+        from .batching_control import _NOVALUE
         v = b.constant(node)
-        if v is not _CONTROL_NOVALUE():
+        if v is not _NOVALUE:
             return v
     if isinstance(node, gast.Name) and node.id in b.core.env and node.id not in b.env:
         v = b.core.env[node.id]
@@ -177,11 +149,6 @@ def value_of(b, a):
                 isinstance(v, tuple) and all(isinstance(e, int) for e in v)):
             return v
     return _NOCONST
-
-
-def _CONTROL_NOVALUE():
-    from .batching_control import _NOVALUE
-    return _NOVALUE
 
 
 def _is_int(v):
@@ -296,6 +263,12 @@ def elementwise(b, prim, args):
     return b.recall(**repl), _bat(rank, lanes)
 
 
+@rule("control")
+def control(b, prim, args):
+    """Containers, copies and indexing are batched by batching_control.py itself."""
+    raise AssertionError(f"{prim.key} is batched in batching_control.py")
+
+
 @rule("logical_not")
 def logical_not(b, prim, args):
     """``not x`` -> ``np.logical_not(x)`` (Python's ``not`` has no per-lane meaning)."""
@@ -332,7 +305,7 @@ def unbatched_only(b, prim, args):
     elif key == "np.eye":
         rank = 2
     if any(a.batched for a in _flat(args.values())):
-        b.cannot(f"{key} with per-lane arguments")
+        b.cannot_whole(f"{key} with per-lane arguments (lanes may get different shapes)")
     return b.recall(), _un(rank)
 
 
@@ -347,6 +320,27 @@ def full(b, prim, args):
         return b.recall(), _un(n)
     return b.recall(shape=batch_shape(b, shape), fill_value=b.lift(fill, n) if n is not None
                     else b.lift(fill, b.atom(b.t("len(s)", s=shape)))), _bat(n)
+
+
+@rule("array")
+def array(b, prim, args):
+    """np.array(x) / np.asarray(x): of a list or tuple of per-lane values, their stack."""
+    x = args["x"]
+    if not isinstance(x.info, (Tup, Lst)):
+        return elementwise(b, prim, args)
+    elem = x.info.elem if isinstance(x.info, Lst) else None
+    if isinstance(x.info, Tup):
+        from .batching_values import join
+        for item in x.info.items:
+            elem = join(elem, item)
+    rank = elem.rank + 1 if isinstance(elem, Val) and elem.rank is not None else None
+    if not x.batched:
+        return b.recall(), _un(rank)
+    if args["dtype"].batched:
+        b.cannot("a per-lane dtype")
+    node, _ = _items(b, x, force=True)
+    stacked = b.atom(b.t("np.stack(a, axis=1)", a=node if node is not None else x), "stack")
+    return b.recall(x=stacked), _bat(rank)
 
 
 @rule("convert")
@@ -512,7 +506,7 @@ def dot(b, prim, args):
     rx, ry = x.rank, y.rank
     if rx is not None and ry is not None:
         if rx == 0 or ry == 0:
-            return elementwise(b, prim, args)[0] if False else _scale(b, x, y)
+            return _scale(b, x, y)
         rank = rx + ry - 2
     else:
         rank = None
@@ -800,436 +794,6 @@ def type_arg(arrays, rank):
     return Arg(arrays.node, Val(True, rank))
 
 
-# ---- astjax's runtime helpers (so vmap(grad(f)) works) ------------------------------------------
-
-def _lane_values(b, *args):
-    """Nodes of ``args``, each made per-lane (materialized) when any of them is batched."""
-    return [b.lanes(a) if a.batched else b.materialize(a, force=True) for a in args]
-
-
-@rule("unbroadcast")
-def unbroadcast(b, prim, args):
-    """_ax.unbroadcast(v, x): sum v down to x's per-example shape, keeping the batch axis."""
-    v, x = args["v"], args["x"]
-    if not v.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    nb = 1 if v.batched else 0
-    vn = b.lanes(v) if v.batched else v.node
-    return b.t("_ax.unbroadcast_lanes(v, s, nb)", v=vn, s=lane_shape(b, x), nb=nb), \
-        Val(v.batched, x.rank)
-
-
-@rule("broadcast_like")
-def broadcast_like(b, prim, args):
-    v, x = args["v"], args["x"]
-    if not v.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    nb = 1 if v.batched else 0
-    vn = b.lanes(v) if v.batched else v.node
-    return b.t("_ax.broadcast_lanes(v, s, nb)", v=vn, s=lane_shape(b, x), nb=nb), \
-        Val(v.batched, x.rank)
-
-
-@rule("reshape_like")
-def reshape_like(b, prim, args):
-    v, x = args["v"], args["x"]
-    if not v.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    if not v.batched:
-        return b.t("np.reshape(v, s)", v=v, s=lane_shape(b, x)), _un(x.rank)
-    shape_ = b.atom(b.t("_ax.batch_shape(n, s)", n=b.B(), s=lane_shape(b, x)), "shape")
-    return b.t("np.reshape(v, s)", v=b.lanes(v), s=shape_), _bat(x.rank)
-
-
-@rule("expand_reduced")
-def expand_reduced(b, prim, args):
-    """_ax.expand_reduced(v, x, axis, keepdims) on per-lane arrays with the axis shifted."""
-    v, x, axis, keep = args["v"], args["x"], args["axis"], args["keepdims"]
-    if not v.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    if axis.batched or keep.batched:
-        b.cannot("a per-lane axis")
-    vn, xn = _lane_values(b, v, x)
-    xa = type(x)(xn, Val(True, x.rank))
-    return b.recall(v=vn, x=xn, axis=batch_axis(b, xa, axis)), _bat(x.rank)
-
-
-@rule("reduce_vjp")
-def reduce_vjp(b, prim, args):
-    """Adjoints of reductions (max_vjp): per-lane operands, the axis shifted."""
-    x = args["x"]
-    arrays = [p for p in ("g", "ans", "x") if p in args]
-    if not any(args[p].batched for p in arrays):
-        return b.recall(), _un(x.rank)
-    if args["axis"].batched:
-        b.cannot("a per-lane axis")
-    nodes = dict(zip(arrays, _lane_values(b, *[args[p] for p in arrays])))
-    xa = type(x)(nodes["x"], Val(True, x.rank))
-    return b.recall(axis=batch_axis(b, xa, args["axis"]), **nodes), _bat(x.rank)
-
-
-@rule("reduced_count")
-def reduced_count(b, prim, args):
-    x, axis = args["x"], args["axis"]
-    if not x.batched:
-        return b.recall(), SCALAR
-    return b.recall(axis=batch_axis(b, x, axis)), SCALAR
-
-
-@rule("cumsum_vjp")
-def cumsum_vjp(b, prim, args):
-    g, axis, x = args["g"], args["axis"], args["x"]
-    if not g.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    if value_of(b, axis) is None or axis.batched:
-        b.cannot("the adjoint of a flattened cumsum")
-    gn, xn = _lane_values(b, g, x)
-    xa = type(x)(xn, Val(True, x.rank))
-    return b.recall(g=gn, x=xn, axis=batch_axis(b, xa, axis)), _bat(x.rank)
-
-
-_MATMUL_VJP = {
-    # (which, rank of a, rank of b) -> the per-example formula (runtime.matmul_vjp_a/_b)
-    ("a", 1, 1): "g * y",
-    ("a", 2, 1): "np.expand_dims(g, -1) * y",
-    ("a", 1, 2): "np.matmul(y, g)",
-    ("a", 2, 2): "np.matmul(g, np.swapaxes(y, -1, -2))",
-    ("b", 1, 1): "g * x",
-    ("b", 1, 2): "np.outer(x, g)",
-    ("b", 2, 1): "np.sum(np.swapaxes(x, -1, -2) * np.expand_dims(g, -2), axis=-1)",
-    ("b", 2, 2): "np.matmul(np.swapaxes(x, -1, -2), g)",
-}
-
-
-@rule("matmul_vjp")
-def matmul_vjp(b, prim, args):
-    """_ax.matmul_vjp_a/_b: for known ranks, the per-example formula, batched by the rules."""
-    g, x, y = args["g"], args["a"], args["b"]
-    which = prim.key[-1]
-    rank = x.rank if which == "a" else y.rank
-    if not any(a.batched for a in (g, x, y)):
-        return b.recall(), _un(rank)
-    formula = _MATMUL_VJP.get((which, x.rank, y.rank))
-    if formula is None:
-        b.cannot("the adjoint of a matmul of stacked operands")
-    out = b.inline(formula, g=g, x=x, y=y)
-    return out.node, out.info
-
-
-@rule("seed")
-def seed(b, prim, args):
-    """The cotangent 1 of a scalar result: the same in every lane."""
-    ans = args["ans"]
-    if not ans.batched:
-        return b.recall(), SCALAR
-    return b.t("_ax.seed_lanes(x)", x=ans), SCALAR
-
-
-@rule("finalize")
-def finalize(b, prim, args):
-    d, x = args["d"], args["x"]
-    if not d.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    dn = b.lanes(d) if d.batched else d.node
-    return b.t("_ax.finalize_lanes(d, x, n, db, xb)", d=dn, x=x, n=b.B(), db=int(d.batched),
-               xb=int(x.batched)), _bat(x.rank)
-
-
-@rule("add_to")
-def add_to(b, prim, args):
-    """_ax.add_to(d, x, index, g): scatter-add into a per-lane adjoint."""
-    d, x, index, g = args["d"], args["x"], args["index"], args["g"]
-    if not any(a.batched for a in (d, x, index, g)):
-        return b.recall(), Val(False, x.rank)
-    if index.batched:
-        b.cannot("a scatter with per-lane indices")
-    if isinstance(x.info, (Lst, Tup)):
-        return b.recall(), DYN
-    gn = b.lanes(g) if g.batched else g.node
-    return b.t("_ax.add_to_lanes(d, x, i, g, n, xb, gb)", d=d, x=x, i=index, g=gn, n=b.B(),
-               xb=int(x.batched), gb=int(g.batched)), _bat(x.rank)
-
-
-@rule("take_slot")
-def take_slot(b, prim, args):
-    d, index = args["d"], args["index"]
-    if not d.batched:
-        return b.recall(), Tup((Val(False, None), d.info))
-    if index.batched:
-        b.cannot("per-lane indices")
-    return b.t("_ax.take_slot_lanes(d, i)", d=d, i=index), Tup((DYN, d.info))
-
-
-@rule("containers")
-def containers(b, prim, args):
-    """Helpers on Python lists of per-lane values (adjoints of lists and tuples): the list
-    structure is the same in every lane, so the call is unchanged."""
-    if not any(a.batched for a in _flat(args.values())):
-        return b.recall(), Val(False, None)
-    return b.recall(), DYN
-
-
-# ---- indexing ----------------------------------------------------------------------------------
-
-class _Part:
-    """One part of an index: 'slice', 'none', 'ellipsis', 'int' or 'array' (an Arg)."""
-
-    def __init__(self, kind, node, arg=None):
-        self.kind, self.node, self.arg = kind, node, arg
-
-    @property
-    def batched(self):
-        return self.arg is not None and self.arg.batched
-
-
-def _parts(b, index):
-    from .batching_control import Arg
-    elts = index.elts if isinstance(index, gast.Tuple) and not _const_tuple(index) else [index]
-    parts = []
-    for e in elts:
-        if isinstance(e, gast.Slice):
-            for p in (e.lower, e.upper, e.step):
-                if p is not None and is_batched(b.info(p)):
-                    b.cannot("a slice with per-lane bounds (lanes would get different shapes)")
-            parts.append(_Part("slice", e))
-        elif isinstance(e, gast.Constant) and e.value is None or \
-                isinstance(e, gast.Attribute) and value_of(b, e) is None:
-            parts.append(_Part("none", e))
-        elif isinstance(e, gast.Constant) and e.value is Ellipsis:
-            parts.append(_Part("ellipsis", e))
-        elif isinstance(e, gast.Constant) and _is_int(e.value):
-            parts.append(_Part("int", e, Arg(e, SCALAR)))
-        else:
-            a = Arg(e, b.info(e))
-            if isinstance(a.info, Tup):
-                b.cannot("a tuple-valued index")
-            parts.append(_Part("int" if a.rank == 0 else "array", e, a))
-    return parts
-
-
-def _const_tuple(node):
-    return False
-
-
-def _index_rank(rank, parts):
-    """Rank of x[parts] for x of (per-example) rank ``rank``."""
-    if rank is None or any(p.kind == "array" and p.arg.rank is None for p in parts):
-        return None
-    adv = [p for p in parts if p.kind == "array"]
-    consumed = sum(1 for p in parts if p.kind in ("slice", "int", "array"))
-    produced = sum(1 for p in parts if p.kind in ("slice", "none"))
-    if adv:
-        produced += max(max(p.arg.rank for p in adv), 0)
-    if any(p.kind == "ellipsis" for p in parts):
-        produced += rank - consumed
-        consumed = rank
-    return rank - consumed + produced
-
-
-def _adv_contiguous(parts):
-    idx = [i for i, p in enumerate(parts) if p.kind in ("int", "array")]
-    return not idx or idx == list(range(idx[0], idx[-1] + 1))
-
-
-def _index_node(parts, lead=()):
-    elts = list(lead) + [p.node for p in parts]
-    if len(elts) == 1:
-        return elts[0]
-    return gast.Tuple(elts=elts, ctx=gast.Load())
-
-
-_COLON = gast.Slice(lower=None, upper=None, step=None)
-
-
-def getitem(b, op):
-    """x[index] for a batched x and/or batched index parts."""
-    from .batching_control import Arg
-    x = b.arg(op.value)
-    if isinstance(x.info, Tup):
-        return _tuple_item(b, x, op)
-    if isinstance(x.info, Lst):
-        index = Arg(op.slice, b.info(op.slice)) if not isinstance(op.slice, gast.Slice) else None
-        if index is not None and index.batched:
-            b.cannot("a per-lane index into a list")
-        return op, x.info.elem if x.info.elem is not None else Val(False, None)
-    parts = _parts(b, op.slice)
-    rank = _index_rank(x.rank, parts)
-    batched_index = any(p.batched for p in parts)
-    if not x.batched and not batched_index:
-        return op, _un(rank)
-    if x.info.dyn and not batched_index:
-        return b.t("_ax.dyn_getitem(x, i)", x=x, i=_value_index(parts)), DYN
-    if not batched_index:
-        if not any(p.kind == "array" for p in parts) or _adv_contiguous(parts):
-            return gast.Subscript(value=x.node, slice=_index_node(parts, [_COLON]),
-                                  ctx=gast.Load()), _bat(rank, x.lanes)
-        if any(p.kind == "ellipsis" for p in parts):
-            b.cannot("an index mixing '...' with separated array indices")
-        moved = b.atom(b.t("np.moveaxis(x, 0, -1)", x=x), "moved")
-        item = b.atom(gast.Subscript(value=moved, slice=_index_node(parts), ctx=gast.Load()))
-        return b.t("np.moveaxis(x, -1, 0)", x=item), _bat(rank)
-    return _gather(b, x, parts, rank)
-
-
-def _value_index(parts):
-    """The index as a runtime value (slices become slice(...) calls)."""
-    elts = []
-    for p in parts:
-        if p.kind == "slice":
-            s = p.node
-            elts.append(call("slice", [q if q is not None else const(None)
-                                       for q in (s.lower, s.upper, s.step)]))
-        elif p.kind == "ellipsis":
-            elts.append(const(Ellipsis))
-        else:
-            elts.append(p.node)
-    if len(elts) == 1:
-        return elts[0]
-    return gast.Tuple(elts=elts, ctx=gast.Load())
-
-
-def _tuple_item(b, x, op):
-    v = value_of(b, type("A", (), {"node": op.slice})())
-    items = x.info.items
-    if _is_int(v) and -len(items) <= v < len(items):
-        return op, items[v]
-    if isinstance(op.slice, gast.Slice):
-        return op, Val(False, None) if not x.batched else DYN
-    idx = b.info(op.slice)
-    if is_batched(idx):
-        b.cannot("a per-lane index into a tuple")
-    from .batching_values import join
-    elem = None
-    for item in items:
-        elem = join(elem, item)
-    if is_batched(elem) and not all(is_batched(i) and (not isinstance(i, Val) or i.lanes)
-                                    for i in items):
-        from .batching_control import Arg
-        node = b.materialize(Arg(x.node, x.info), force=True) if False else None
-        del node
-        b.cannot("an item of a tuple holding both per-lane and shared values")
-    return op, elem
-
-
-def _gather(b, x, parts, rank):
-    """Indexing with per-lane index arrays (a gather)."""
-    from .batching_control import Arg
-    adv = [p for p in parts if p.kind in ("int", "array")]
-    ranks = [p.arg.rank for p in adv]
-    if any(r is None for r in ranks):
-        if sum(1 for p in adv if p.batched) > 1 or x.batched and any(
-                not p.batched and p.arg.rank is None for p in adv):
-            b.cannot("per-lane indices of unknown rank")
-        r_adv = None
-    else:
-        r_adv = max(ranks)
-    # per-lane index arrays carry the batch axis; line them up with each other
-    for p in adv:
-        if p.batched:
-            node = b.lanes(p.arg) if not p.arg.lanes else p.node
-            if r_adv is not None and p.arg.rank < r_adv:
-                node = b.lift(Arg(node, Val(True, p.arg.rank)), r_adv)
-            p.node = node
-    ellipsis_before = False
-    first = next(i for i, p in enumerate(parts) if p.kind in ("int", "array"))
-    ellipsis_before = any(p.kind == "ellipsis" for p in parts[:first])
-    contiguous = _adv_contiguous(parts)
-    if not x.batched:
-        item = gast.Subscript(value=x.node, slice=_index_node(parts), ctx=gast.Load())
-        before = sum(1 for p in parts[:first] if p.kind in ("slice", "none"))
-        if not contiguous or before == 0:
-            return item, _bat(rank)
-        if ellipsis_before:
-            b.cannot("a per-lane index after '...'")
-        return b.t("np.moveaxis(x, k, 0)", x=b.atom(item), k=before), _bat(rank)
-    # x per-lane too: index lane b's own row with np.arange(B)
-    batched_part = next(p for p in adv if p.batched)
-    if r_adv is not None:
-        lanes = b.atom(b.t("np.arange(n)", n=b.B()), "lanes") if r_adv == 0 else \
-            b.atom(b.t("np.reshape(np.arange(n), s)", n=b.B(),
-                       s=const((-1,) + (1,) * r_adv)), "lanes")
-    else:
-        lanes = b.atom(b.t("_ax.lane_ids(n, i)", n=b.B(), i=batched_part.node), "lanes")
-    before = sum(1 for p in parts[:first] if p.kind in ("slice", "none"))
-    consumed_before = sum(1 for p in parts[:first] if p.kind == "slice")
-    if not contiguous or before == 0:
-        if first > 0 and contiguous:
-            pass
-        if first == 0 or not contiguous:
-            return gast.Subscript(value=x.node, slice=_index_node(parts, [lanes]),
-                                  ctx=gast.Load()), _bat(rank)
-    if ellipsis_before:
-        b.cannot("a per-lane index after '...'")
-    # move the batch axis next to the index arrays, gather, move it back to the front
-    moved = b.atom(b.t("np.moveaxis(x, 0, k)", x=x, k=consumed_before), "moved")
-    index = parts[:first] + [_Part("array", lanes)] + parts[first:]
-    item = b.atom(gast.Subscript(value=moved, slice=_index_node(index), ctx=gast.Load()))
-    return b.t("np.moveaxis(x, k, 0)", x=item, k=before), _bat(rank)
-
-
-def setitem(b, var, target, value):
-    """x[index] = v with a batched x, index or v (x owned by this function)."""
-    from .batching_control import Arg
-    x = b.arg(target.value)
-    v = b.arg(value)
-    if isinstance(x.info, Lst):
-        index = b.info(target.slice) if not isinstance(target.slice, gast.Slice) else SCALAR
-        if is_batched(index):
-            b.cannot_whole("a per-lane index into a list")
-        b.prog.merge(x.info, v.info)
-        node = b.store_value(v) if x.info.batched else v.node
-        b.put(gast.Assign(targets=[gast.Subscript(value=x.node, slice=target.slice,
-                                                  ctx=gast.Store())], value=node,
-                          type_comment=None))
-        return
-    if isinstance(x.info, Tup):
-        b.cannot_whole("item assignment into a tuple")
-    parts = _parts(b, target.slice)
-    batched_index = any(p.batched for p in parts)
-    if not x.batched and not v.batched and not batched_index:
-        b.put(gast.Assign(targets=[gast.Subscript(value=x.node, slice=target.slice,
-                                                  ctx=gast.Store())], value=v.node,
-                          type_comment=None))
-        return
-    current = x.node.id
-    if not x.batched or x.info.view:
-        node = b.materialize(x) if not x.batched else x.node
-        b.put(gast.Assign(targets=[name(current, gast.Store())],
-                          value=call("np.copy", [node]), type_comment=None))
-        x = Arg(name(current), Val(True, x.rank, True))
-        b.env[var] = x.info
-    slot_rank = _index_rank(x.rank, parts)
-    vn = v.node
-    if v.batched:
-        vn = b.lift(v, slot_rank) if slot_rank is not None else \
-            b.lift(v, b.atom(b.t("_ax.lane_ndim(x[i])", x=x, i=_value_index(
-                [_Part("slice", _COLON)] + parts)), "nd"))
-    if not batched_index:
-        if any(p.kind == "array" for p in parts) and not _adv_contiguous(parts):
-            b.cannot_whole("an item write with separated array indices")
-        index = _index_node(parts, [_COLON])
-    else:
-        adv = [p for p in parts if p.kind in ("int", "array")]
-        if any(p.arg.rank is None for p in adv):
-            b.cannot_whole("an item write with per-lane indices of unknown rank")
-        r_adv = max(p.arg.rank for p in adv)
-        for p in adv:
-            if p.batched:
-                node = b.lanes(p.arg) if not p.arg.lanes else p.node
-                if p.arg.rank < r_adv:
-                    node = b.lift(Arg(node, Val(True, p.arg.rank)), r_adv)
-                p.node = node
-        first = next(i for i, p in enumerate(parts) if p.kind in ("int", "array"))
-        if first != 0 and _adv_contiguous(parts):
-            b.cannot_whole("an item write with per-lane indices after a slice")
-        lanes = b.atom(b.t("np.reshape(np.arange(n), s)", n=b.B(),
-                           s=const((-1,) + (1,) * r_adv)), "lanes") if r_adv else \
-            b.atom(b.t("np.arange(n)", n=b.B()), "lanes")
-        index = _index_node(parts, [lanes])
-    b.put(gast.Assign(targets=[gast.Subscript(value=x.node, slice=index, ctx=gast.Store())],
-                      value=vn, type_comment=None))
-
-
 def _flat(values):
     for v in values:
         if isinstance(v, list):
@@ -1238,4 +802,6 @@ def _flat(values):
             yield v
 
 
-name  # noqa: B018  (re-exported for rules written elsewhere)
+# the rules of indexing and of astjax's runtime helpers live next door; importing them
+# registers them
+from . import batching_index, batching_rules_ax  # noqa: E402,F401

@@ -14,7 +14,9 @@ whether a batched value certainly carries the batch axis.  ``rank`` is None when
 rules then emit rank-polymorphic ``_ax.*`` helpers instead of plain NumPy.
 
 Facts flow forward through the core program (see batching_control.py); at control-flow
-joins they are combined with :func:`join`.
+joins they are combined with :func:`join`.  The end of this file holds what rules and the
+control-flow code hand around: ``Arg`` (an atom and its fact), ``Region`` (code that runs
+for all lanes but counts for some), ``CannotBatch`` (give up: loop over the batch).
 """
 from dataclasses import dataclass, replace
 
@@ -48,6 +50,7 @@ DYN = Val(True, None, lanes=False, dyn=True)
 @dataclass(frozen=True)
 class Tup:
     items: tuple                 # infos of the items
+    keys: tuple = None           # a dict's keys (its items in key order), None for a tuple
 
     @property
     def batched(self):
@@ -70,6 +73,21 @@ class Lst:
 
     def __repr__(self):
         return f"[{self.elem!r}...]"
+
+
+def item_node(node, info, i):
+    """The gast subscript reading item ``i`` of a tuple or dict ``node``."""
+    from ._syntax import const, gast
+    key = info.keys[i] if info.keys is not None else i
+    return gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
+
+
+def build_node(info, nodes):
+    """A tuple (or dict, for a dict's fact) display of ``nodes``."""
+    from ._syntax import const, gast
+    if info.keys is not None:
+        return gast.Dict(keys=[const(k) for k in info.keys], values=list(nodes))
+    return gast.Tuple(elts=list(nodes), ctx=gast.Load())
 
 
 def is_batched(info):
@@ -111,8 +129,9 @@ def join(a, b):
         return _maybe_none(b)
     if is_none(b):
         return _maybe_none(a)
-    if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
-        return Tup(tuple(join(x, y) for x, y in zip(a.items, b.items)))
+    if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items) and \
+            a.keys == b.keys:
+        return Tup(tuple(join(x, y) for x, y in zip(a.items, b.items)), a.keys)
     if isinstance(a, Val) and isinstance(b, Val):
         if a.dyn or b.dyn:
             return DYN
@@ -149,7 +168,7 @@ def as_batched(info):
         lanes = info.rank is not None and info.rank > 0
         return Val(True, info.rank, lanes, info.maybe_none, view=lanes)
     if isinstance(info, Tup):
-        return Tup(tuple(as_batched(i) for i in info.items))
+        return Tup(tuple(as_batched(i) for i in info.items), info.keys)
     return info
 
 
@@ -158,7 +177,7 @@ def stacked(info):
     if isinstance(info, Val):
         return Val(True, info.rank, True)
     if isinstance(info, Tup):
-        return Tup(tuple(stacked(i) for i in info.items))
+        return Tup(tuple(stacked(i) for i in info.items), info.keys)
     return DYN
 
 
@@ -168,6 +187,8 @@ def of_value(value, batched_axis=None):
         return NONE
     if isinstance(value, tuple):
         return Tup(tuple(of_value(v) for v in value))
+    if isinstance(value, dict):
+        return Tup(tuple(of_value(v) for v in value.values()), tuple(value))
     if isinstance(value, list):
         lst = Lst(site=("value", id(value)))
         for v in value:
@@ -185,8 +206,58 @@ def of_value(value, batched_axis=None):
 def signature_key(info):
     """A hashable key for a fact (lists by identity)."""
     if isinstance(info, Tup):
-        return ("T",) + tuple(signature_key(i) for i in info.items)
+        return ("T", info.keys) + tuple(signature_key(i) for i in info.items)
     if isinstance(info, Lst):
         return ("L", id(info))
     return info
 
+
+# ---- what rules and control flow hand around ------------------------------------------------
+
+class CannotBatch(Exception):
+    """This construct cannot be batched: the caller falls back to a loop over the batch."""
+
+    def __init__(self, reason, node=None, whole_function=False):
+        super().__init__(reason)
+        self.reason = reason
+        self.node = node
+        self.whole_function = whole_function
+
+
+class BatchingWarning(UserWarning):
+    """vmap fell back to a Python loop over the batch for part of a function."""
+
+
+class Arg:
+    """An operand of a rule: its atom in the generated code and its fact."""
+    __slots__ = ("node", "info")
+
+    def __init__(self, node, info):
+        self.node = node
+        self.info = info
+
+    @property
+    def batched(self):
+        return is_batched(self.info)
+
+    @property
+    def rank(self):
+        return self.info.rank if isinstance(self.info, Val) else None
+
+    @property
+    def lanes(self):
+        return isinstance(self.info, Val) and self.info.batched and self.info.lanes
+
+    def __repr__(self):
+        from ._syntax import to_source
+        return f"Arg({to_source(self.node).strip()}: {self.info!r})"
+
+
+class Region:
+    """A stretch of code that runs for all lanes but counts only for some (a branch of a
+    batched ``if``, the body of a masked loop)."""
+
+    def __init__(self, protect):
+        self.protect = set(protect)     # variables whose outer value must survive
+        self.own = set()                # names created inside (safe to overwrite)
+        self.sites = set()              # list creation sites inside

@@ -81,10 +81,20 @@ def _argnums(text):
     return nums[0] if len(nums) == 1 else nums
 
 
+def _in_axes(text):
+    """``0`` -> 0; ``0,None`` -> (0, None), as jax.vmap's in_axes."""
+    try:
+        axes = tuple(None if a.strip() == "None" else int(a) for a in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers or None separated by commas, "
+                                         f"got {text!r}") from None
+    return axes[0] if len(axes) == 1 else axes
+
+
 def _transform_fn(name):
     import astjax
     fn = getattr(astjax, name, None)
-    if inspect.ismodule(fn):               # e.g. the astjax.jit module before its export
+    if inspect.ismodule(fn):     # `astjax.jit` is the module once imported by that name
         fn = getattr(fn, name, None)
     if fn is None:
         raise CliError(f"the {name!r} transformation is not available in this version of "
@@ -98,13 +108,14 @@ def available_transforms():
 
 
 def transformed(obj, name, argnums=None, signature=None):
-    """``obj`` under transformation ``name`` (None: as it is), ready for astjax.source."""
+    """``obj`` under transformation ``name`` (None: as it is), ready for astjax.source;
+    ``argnums`` is vmap's in_axes for vmap."""
     plain = inspect.unwrap(obj)
     if name is None:
         return obj
     transform = _transform_fn(name)
     if name == "jit":
-        from .aot import as_jitted
+        from .prebuilt import as_jitted
         return as_jitted(obj)
     kwargs = {}
     if argnums is not None:
@@ -115,20 +126,20 @@ def transformed(obj, name, argnums=None, signature=None):
         nums = argnums if argnums is None or isinstance(argnums, tuple) else (argnums,)
         return higher.jvp_function(plain, nums)     # f_jvp(params..., tangents...)
     if name == "vjp":
-        return _linear_transform(transform, name, plain, kwargs, signature)
+        return _vjp_function(transform, obj, signature)
     return transform(plain, **kwargs)
 
 
-def _linear_transform(transform, name, plain, kwargs, signature):
-    """vjp takes primal values: build them from a signature (zeros), as JAX would need them
-    too, then return its vjp function, whose source astjax.source reads."""
-    from .signatures import declared_signatures, parse_signature
-    sig = parse_signature(signature) if signature else \
-        next(iter(declared_signatures(plain)), None)
+def _vjp_function(vjp, obj, signature):
+    """vjp takes primal values: zeros of the signature's types (as JAX would need them too);
+    its vjp function carries the generated source."""
+    from .prebuilt import jitted_signatures
+    from .signatures import parse_signature
+    sig = parse_signature(signature) if signature else next(iter(jitted_signatures(obj)), None)
     if sig is None:
-        raise CliError(f"--transform {name} needs example argument types: pass --signature "
-                       f"(e.g. -s \"float64[:]\")", EXIT_USAGE)
-    return transform(plain, *sig.examples())[1]
+        raise CliError("--transform vjp needs example argument types: pass --signature "
+                       "(e.g. -s \"float64[:]\")", EXIT_USAGE)
+    return vjp(inspect.unwrap(obj), *sig.examples())[1]
 
 
 def generated_source(obj, transform=None, stage="python", argnums=None, signature=None):
@@ -144,7 +155,7 @@ def generated_source(obj, transform=None, stage="python", argnums=None, signatur
 
 def signature_for(obj, signature=None):
     """The signature to compile ``obj`` for: the one given, else its first declared one."""
-    from .aot import jitted_signatures
+    from .prebuilt import jitted_signatures
     from .signatures import parse_signature
     if signature:
         return parse_signature(signature)
@@ -159,11 +170,11 @@ def signature_for(obj, signature=None):
 
 def lowered_for(obj, transform=None, argnums=None, signature=None):
     """(codegen.cython.Lowered, BuildFlags) of jit(transform(obj)) at the signature."""
-    from . import aot
+    from . import prebuilt
     sig = signature_for(obj, signature)
     target = obj if transform in (None, "jit") else \
         transformed(obj, transform, argnums, sig.text)
-    lowered, _, flags = aot.lower(target, sig)
+    lowered, _, flags = prebuilt.lower(target, sig)
     return lowered, flags
 
 
@@ -178,7 +189,8 @@ def _human_bytes(n):
 
 def cmd_show(args):
     obj = load_target(args.target)
-    text = generated_source(obj, args.transform, args.stage, args.argnums, args.signature)
+    axes = args.in_axes if args.transform == "vmap" else args.argnums
+    text = generated_source(obj, args.transform, args.stage, axes, args.signature)
     if _color_wanted(args.color, sys.stdout):
         from .highlight import ansi
         text = ansi(text)
@@ -194,6 +206,9 @@ def cmd_build(args):
                        march=args.march, progress=None if args.quiet else _progress)
     if not report.functions:
         raise CliError(report.nothing_found_message())
+    if not report.jobs:
+        raise CliError("nothing to build: no jit function declares signatures\n  "
+                       + "\n  ".join(report.skipped))
     if report.failures:
         for failure in report.failures:
             print(f"astjax: error: {failure}", file=sys.stderr)
@@ -208,9 +223,10 @@ def _progress(line):
 def cmd_annotate(args):
     from . import annotate
     obj = load_target(args.target)
-    out = Path(args.output) if args.output else \
-        Path(f"{Path(args.target.rpartition(':')[0]).stem}.{args.target.rpartition(':')[2]}.html")
-    lowered, flags = lowered_for(obj, args.transform, args.argnums, args.signature)
+    path, _, name = args.target.rpartition(":")
+    out = Path(args.output or f"{Path(path).stem}.{name}.html")
+    axes = args.in_axes if args.transform == "vmap" else args.argnums
+    lowered, flags = lowered_for(obj, args.transform, axes, args.signature)
     title = f"{args.transform}({args.target})" if args.transform else args.target
     page = annotate.page(obj, lowered.source, notes=lowered.notes,
                          directives=flags.directives(), title=title)
@@ -221,44 +237,51 @@ def cmd_annotate(args):
 
 def cmd_cache(args):
     from codegen import cache
-    if args.action == "info":
-        info = cache.info()
-        if args.json:
-            print(json.dumps(info, indent=1, default=str))
-            return EXIT_OK
-        env = info["environment"]
-        print(f"path:        {info['path']}")
-        print(f"entries:     {info['entries']} ({_human_bytes(info['bytes'])}), "
-              f"{info['failed_or_incomplete']} failed or incomplete")
-        print(f"compiler:    {' '.join(info['compiler'])}")
-        print(f"threads:     {info['num_threads']}")
-        print(f"versions:    astjax {env['astjax']}, Cython {env['cython']}, NumPy "
-              f"{env['numpy']}, Python {env['python'].split()[0]} ({env['platform']})")
-    elif args.action == "list":
-        entries = cache.list_entries()
-        if args.json:
-            print(json.dumps(entries, indent=1, default=str))
-            return EXIT_OK
-        if not entries:
-            print(f"the cache at {cache.cache_dir()} is empty")
-            return EXIT_OK
-        print(f"{'built':<19}  {'status':<10}  {'size':>9}  {'seconds':>7}  name / signature")
-        for e in entries:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["built_at"])) \
-                if e["built_at"] else "-"
-            secs = f"{e['build_seconds']:.2f}" if e["build_seconds"] is not None else "-"
-            what = e["name_hint"] or e["kind"] or e["module"]
-            sig = f" {e['signature']}" if e.get("signature") else ""
-            print(f"{when:<19}  {e['status']:<10}  {_human_bytes(e['bytes']):>9}  {secs:>7}  "
-                  f"{what}{sig}  [{e['module']}]")
-    else:
-        result = cache.clear()
-        print(f"removed {result['removed']} entries ({_human_bytes(result['bytes'])}) from "
-              f"{cache.cache_dir()}")
-        if result["busy"]:
-            print(f"kept {len(result['busy'])} entries being built right now: "
-                  f"{', '.join(result['busy'])}")
+    {"info": _cache_info, "list": _cache_list, "clear": _cache_clear}[args.action](cache, args)
     return EXIT_OK
+
+
+def _cache_info(cache, args):
+    info = cache.info()
+    if args.json:
+        print(json.dumps(info, indent=1, default=str))
+        return
+    env = info["environment"]
+    print(f"path:        {info['path']}")
+    print(f"entries:     {info['entries']} ({_human_bytes(info['bytes'])}), "
+          f"{info['failed_or_incomplete']} failed or incomplete")
+    print(f"compiler:    {' '.join(info['compiler'])}")
+    print(f"threads:     {info['num_threads']}")
+    print(f"versions:    astjax {env['astjax']}, Cython {env['cython']}, NumPy "
+          f"{env['numpy']}, Python {env['python'].split()[0]} ({env['platform']})")
+
+
+def _cache_list(cache, args):
+    entries = cache.list_entries()
+    if args.json:
+        print(json.dumps(entries, indent=1, default=str))
+        return
+    if not entries:
+        print(f"the cache at {cache.cache_dir()} is empty")
+        return
+    print(f"{'built':<19}  {'status':<10}  {'size':>9}  {'seconds':>7}  name / signature")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["built_at"])) \
+            if e["built_at"] else "-"
+        secs = f"{e['build_seconds']:.2f}" if e["build_seconds"] is not None else "-"
+        what = e["name_hint"] or e["kind"] or e["module"]
+        sig = f" {e['signature']}" if e.get("signature") else ""
+        print(f"{when:<19}  {e['status']:<10}  {_human_bytes(e['bytes']):>9}  {secs:>7}  "
+              f"{what}{sig}  [{e['module']}]")
+
+
+def _cache_clear(cache, args):
+    result = cache.clear()
+    print(f"removed {result['removed']} entries ({_human_bytes(result['bytes'])}) from "
+          f"{cache.cache_dir()}")
+    if result["busy"]:
+        print(f"kept {len(result['busy'])} entries being built right now: "
+              f"{', '.join(result['busy'])}")
 
 
 # ----------------------------------------------------------------------------- parser
@@ -283,7 +306,9 @@ def make_parser():
     show.add_argument("-t", "--transform", choices=TRANSFORMS,
                       help="the transformation to apply (default: none)")
     show.add_argument("--argnums", type=_argnums, metavar="N[,N...]",
-                      help="argnums of grad/jacfwd/..., in_axes of vmap")
+                      help="argnums of grad, jvp, jacfwd, jacrev, hessian")
+    show.add_argument("--in-axes", type=_in_axes, metavar="AXES",
+                      help="in_axes of vmap, e.g. 0 or 0,None")
     show.add_argument("--stage", choices=STAGES,
                       help="python: generated Python (the default, except for --transform "
                       "jit); core: after normalization; cython: the .pyx jit compiles")
@@ -321,7 +346,9 @@ def make_parser():
                      help="the page to write (default: MODULE.FUNC.html here)")
     ann.add_argument("-t", "--transform", choices=[t for t in TRANSFORMS if t != "jit"],
                      help="annotate jit of this transformation of the function")
-    ann.add_argument("--argnums", type=_argnums, metavar="N[,N...]")
+    ann.add_argument("--argnums", type=_argnums, metavar="N[,N...]",
+                     help="argnums of grad, jvp, jacfwd, jacrev, hessian")
+    ann.add_argument("--in-axes", type=_in_axes, metavar="AXES", help="in_axes of vmap")
     ann.add_argument("-s", "--signature", help=sig_help)
     ann.set_defaults(run=cmd_annotate)
 

@@ -123,7 +123,7 @@ class custom_jvp(_Custom):
         keep = self._diff_positions(len(params))
         nondiff = [params[i] for i in self.nondiff_argnums]
         env = dict(core.env)
-        env[f"{fname}_value"] = self
+        env[f"{fname}_rule"] = self.jvp_rule
         rule_fwd, rule_bwd = self._rule_sweeps(len(nondiff))
         env[rule_fwd.__name__] = rule_fwd
         env[rule_bwd.__name__] = rule_bwd
@@ -131,10 +131,11 @@ class custom_jvp(_Custom):
         cts = ", ".join("0.0" if i in self.nondiff_argnums else f"cts[{keep.index(i)}]"
                         for i in range(len(params)))
         text = f'''def {fname}_fwd({", ".join(params)}, _tape):
-    """Forward sweep of {fname} (custom_jvp): its value; the tape keeps its arguments."""
-    out = {fname}_value({", ".join(params)})
+    """Forward sweep of {fname} (custom_jvp): its value from {self.jvp_rule.__name__}; the tape keeps its arguments."""
+    primals = ({", ".join(params[i] for i in keep)}{"," if len(keep) == 1 else ""})
+    out = {fname}_rule({"".join(p + ", " for p in nondiff)}primals, _ax.zeros_like(primals))
     _tape.append(({saved}))
-    return out
+    return out[0]
 
 
 def {fname}_bwd(g, _tape):

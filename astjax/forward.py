@@ -131,6 +131,7 @@ class _FunctionForward:
         generated = {f"{f}{suffix}" for f in program.functions for suffix in ("", "_jvp")}
         self.fresh = _Namer(names | set(core.env) | generated | {"np", "math", "_ax"})
         self.tangent_names = {}
+        self.temps = set()              # temporaries of tangent expressions
         for p in self.wrt:
             self.tan(p)
         self.discrete = _discrete(self.fdef, self.params)
@@ -230,7 +231,9 @@ class _FunctionForward:
 
     # -- build ----------------------------------------------------------------------------------
     def build(self, gen_name):
-        body = self.block(self.fdef.body)
+        body = _drop_dead(self.block(self.fdef.body),
+                          (set(self.tangent_names.values()) | self.temps) -
+                          {self.tan(p) for p in self.wrt})
         args = copy.deepcopy(self.fdef.args)
         args.defaults = []
         args.args += [name(self.tan(p), gast.Param()) for p in self.wrt]
@@ -393,6 +396,7 @@ class _FunctionForward:
         norm = ExprNormalizer(self.fresh, getattr(s, "origin", None), verb="differentiate")
         op = norm.op(expr, out)
         out.append(assign(target, op))
+        self.temps |= {x.targets[0].id for x in out[:-1]}
         return [_stmt(x, s) for x in out]
 
     # -- calls ----------------------------------------------------------------------------------
@@ -529,6 +533,9 @@ def _simplify(node):
         node.left, node.right = left, right
         if ls == rs == "none" and _is_number(left) and _is_number(right):
             return _fold(node), "none", False
+        if isinstance(node.op, (gast.Pow, gast.Mult, gast.Div)) and _is_number(right) and \
+                right.value == 1:                                 # x ** 1, x * 1, x / 1
+            return left, ls, widen
         return node, "live" if "live" in (ls, rs) else "none", widen
     if isinstance(node, gast.UnaryOp):
         operand, state, widen = _simplify(node.operand)
@@ -612,6 +619,46 @@ def _may_alias(expr):
     if isinstance(expr, gast.Name):
         return True
     return isinstance(expr, gast.Call) and dotted_path(expr.func) == "_ax.broadcast_like"
+
+
+# ---- dead tangent code -----------------------------------------------------------------------------
+
+def _drop_dead(body, removable):
+    """Drop assignments to tangents (and their temporaries) that nothing reads."""
+    while True:
+        reads = {n.id for s in body for n in gast.walk(s)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        dead = removable - reads
+        new, changed = _without(body, dead)
+        body = new
+        if not changed:
+            return body
+
+
+def _without(stmts, dead):
+    out, changed = [], False
+    for s in stmts:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                s.targets[0].id in dead and not _has_effect(s.value):
+            changed = True
+            continue
+        for field in ("body", "orelse"):
+            block = getattr(s, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], gast.stmt):
+                new, c = _without(block, dead)
+                if c:
+                    setattr(s, field, new or ([gast.Pass()] if field == "body" else []))
+                    changed = True
+        out.append(s)
+    return out, changed
+
+
+def _has_effect(value):
+    """Calls that change their arguments in place (list pops, the in-place adjoint helpers)."""
+    return any(isinstance(n, gast.Call) and (
+        isinstance(n.func, gast.Attribute) and n.func.attr in ("pop", "append") or
+        dotted_path(n.func) in ("_ax.add_to", "_ax.take_slot", "_ax.add_to_lanes",
+                                "_ax.take_slot_lanes")) for n in gast.walk(value))
 
 
 # ---- discrete values ------------------------------------------------------------------------------

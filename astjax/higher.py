@@ -11,18 +11,16 @@ outputs holding pytrees of inputs.  A NumPy function (``jacfwd(np.exp)``) is fir
 a generated one-line function.
 """
 import linecache
-import numbers
 
 import numpy as np
 
 from . import primitives
 from ._syntax import parse
 from .api import _argnums_tuple, _check_callable
-from .emit import compile_functions, render
-from .errors import DifferentiationError
+from .emit import compile_functions
 from .forward import forward_program
 from .normalize import normalize
-from .pytrees import flatten, tree_map, unflatten
+from .pytrees import tree_map
 from .reverse import reverse_program, sweep_names
 from .runtime import finalize
 

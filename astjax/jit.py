@@ -16,6 +16,9 @@ cached on disk). Whatever cannot be compiled runs as NumPy: single statements in
 compiled module, or the whole function when normalizing or building fails (no compiler, for
 one). `explain` lists those fallbacks; `strict=True` raises FallbackError instead.
 `background=True` runs the NumPy function while the extension builds in a thread.
+
+Augmented assignments keep NumPy's meaning: `x -= 0.1 * x` on an array updates x's buffer
+in place (the caller's array too, when x is an argument, and every alias of it).
 """
 import functools
 import inspect
@@ -29,7 +32,7 @@ from codegen.cython import lower
 from codegen.errors import BuildError, FallbackError
 from codegen.types import Const, of_value, signature
 
-from . import aot
+from . import prebuilt
 from .emit import render
 from .errors import AstjaxError
 from .normalize import normalize
@@ -132,8 +135,10 @@ class JitFunction:
         spec = self.specializations.get(key)
         if spec is None:
             spec = self._specialize(args, key)
-        elif spec.future is not None:
-            spec.poll()
+        else:
+            self.last = spec
+            if spec.future is not None:
+                spec.poll()
         return spec.entry(*args)
 
     def _key(self, args):
@@ -175,7 +180,7 @@ class JitFunction:
         if self.strict and fallbacks:
             raise FallbackError(f"jit(strict=True): part of {self.__name__} would run as "
                                 f"Python:\n" + _describe_notes(fallbacks))
-        if aot.use_prebuilt(self, spec):      # built by `astjax build`, beside the module
+        if prebuilt.use_prebuilt(self, spec):      # built by `astjax build`, beside the module
             return spec
         if self.background:
             spec.status = "building"

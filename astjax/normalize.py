@@ -639,6 +639,23 @@ class _Normalizer:
                 if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(seqs)):
                     self.fail(s, "for over zip() needs one target per sequence")
                 targets = s.target.elts
+            elif kind in (("method", "items"), ("method", "keys"), ("method", "values")):
+                # for k, v in d.items(): index the list of d's keys
+                d = self.to_name(self.atom(it.func.value, out), out, "d")
+                keys = self.emit(out, call("_ax.dict_keys", [d]), "keys")
+                seqs, targets = [], []
+                lengths = [self.emit(out, call("len", [keys]), "n")]
+                key = self.fresh("key")
+                prefix.append(self.stmt(assign(key, gast.Subscript(
+                    value=keys, slice=name(loop_var), ctx=gast.Load()))))
+                value = gast.Subscript(value=d, slice=name(key), ctx=gast.Load())
+                if kind[1] == "items":
+                    if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2):
+                        self.fail(s, "for over .items() needs two targets")
+                    self.assign_to(s.target.elts[0], name(key), prefix)
+                    self.assign_to(s.target.elts[1], value, prefix)
+                else:
+                    self.assign_to(s.target, name(key) if kind[1] == "keys" else value, prefix)
             else:
                 seqs = [self.to_name(self.atom(it, out), out, "seq")]
                 lengths = [self.emit(out, call("len", seqs), "n")]
@@ -881,7 +898,7 @@ class _Normalizer:
         """The value of ``astjax.grad(g)`` and the like, computed now: a call of an astjax
         transformation (marked ``__astjax_transform__``) on captured functions and constants.
         Its result, a generated function, is then called as a helper."""
-        kind, fn = None, None
+        fn = _NOVALUE
         if isinstance(e.func, (gast.Name, gast.Attribute)):
             fn = self.static_value(e.func) if isinstance(e.func, gast.Attribute) else \
                 self.parsed.env.get(e.func.id, _NOVALUE) if e.func.id not in self.locals \

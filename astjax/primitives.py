@@ -11,9 +11,12 @@ Rules are small NumPy-source *templates* over these names:
     x, y, axis, ...   the primitive's parameters (from its ``params`` signature)
     ans               its result
     g                 (vjp) the cotangent of the result
-    t_x, t_y, ...     (jvp) the tangents of the parameters; a non-active one is 0.0
+    t_x, t_y, ...     (jvp) the tangents of the parameters; a non-active one is a symbolic
+                      zero that forward.py simplifies away (``t_x * y + x * t_y`` becomes
+                      ``t_x * y``), so write jvp templates as sums of terms linear in tangents
 
-A vjp template gives, per differentiable parameter, the cotangent that flows to it.  The
+A vjp template gives, per differentiable parameter, the cotangent that flows to it; a jvp
+template gives the tangent of the result (one expression over all ``t_<param>``).  The
 transforms parse templates, substitute the actual operands, and normalize the result into
 core form, so generated code is again plain, transformable NumPy.
 """
@@ -108,10 +111,11 @@ def canonical_name(value):
     if _CANONICAL is None:
         _CANONICAL = {}
         for path, module in _MODULES.items():
-            for attr in dir(module):
+            # vars(), not dir()+getattr(): NumPy loads submodules (f2py, testing) lazily on
+            # attribute access, which would cost a fraction of a second here
+            for attr, obj in list(vars(module).items()):
                 if attr.startswith("__"):
                     continue
-                obj = getattr(module, attr, None)
                 if callable(obj) and not isinstance(obj, type(np)):
                     _CANONICAL.setdefault(id(obj), f"{path}.{attr}")
         for attr in sorted(_BUILTINS):

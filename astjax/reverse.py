@@ -193,9 +193,21 @@ class _FunctionReverse:
                 out.add(s.value.func.value.id)
             # the list adjoints of generated gradients: passed to the _ax.seq_* helpers
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and s.value.args \
-                    and (dotted_path(s.value.func) or "") in _SEQ_HELPERS and \
-                    isinstance(s.value.args[0], gast.Name):
-                out.add(s.value.args[0].id)
+                    and (dotted_path(s.value.func) or "") in _SEQ_HELPERS:
+                key = dotted_path(s.value.func)
+                args = s.value.args if key == "_ax.seq_acc" else s.value.args[:1]
+                out |= {a.id for a in args if isinstance(a, gast.Name)}
+        # and copies of them (``g_lst_1 = d_lst``), both ways
+        copies = [(s.targets[0].id, s.value.id) for s in _walk_stmts(self.fdef.body)
+                  if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                  and isinstance(s.value, gast.Name)]
+        changed = True
+        while changed:
+            changed = False
+            for a, b in copies:
+                if (a in out) != (b in out):
+                    out |= {a, b}
+                    changed = True
         return out
 
     def _owned(self):
@@ -441,7 +453,17 @@ class _FunctionReverse:
         out = []
         restore = t in self.reassigned and id(s) not in self.first_site
         if t not in self.active:
-            return [self.restore(t, s)] if restore else []
+            out = []
+            if prim_key(op, self.helpers) == "list.pop":      # put the item back all the same
+                lst = op.func.value.id
+                if lst in self.active:
+                    out = self.rev_prim(s, "list.pop", op, const(0.0), name(t))
+                else:
+                    back = gast.Expr(value=call(gast.Attribute(value=name(lst), attr="append",
+                                                               ctx=gast.Load()), [name(t)]))
+                    back.restore_of = lst
+                    out = [_stmt(back, s)]
+            return out + ([self.restore(t, s)] if restore else [])
         key = prim_key(op, self.helpers)
         d_t = self.adj(t)
         if key == "const":
@@ -599,6 +621,12 @@ class _FunctionReverse:
             out.append(_stmt(pop, s))
             out += self.accumulate(item, slot, s)
         else:
+            if lst in self.active:       # an inactive item still has a slot in the adjoint
+                d = self.adj(lst)
+                self.touch(d, init=True)
+                rest = gast.Subscript(value=call("_ax.seq_pop", [name(d)]), slice=const(1),
+                                      ctx=gast.Load())
+                out += self._normalized_assign(d, rest, s)
             out.append(_stmt(pop, s))
         return out
 

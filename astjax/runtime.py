@@ -40,7 +40,7 @@ def broadcast_like(g, x):
 def expand_reduced(g, x, axis=None, keepdims=False):
     """Broadcast the result ``g`` of a reduction of ``x`` over ``axis`` back to x's shape."""
     shape = np.shape(x)
-    if not keepdims and axis is not None:
+    if not keepdims and axis is not None and np.ndim(g) > 0:   # a 0-d g broadcasts as it is
         axes = _axes(axis, len(shape))
         g = np.expand_dims(g, tuple(sorted(axes)))
     return np.broadcast_to(g, shape)
@@ -314,7 +314,7 @@ def seq_acc(d, c):
             return d if np.ndim(c) == 0 and c == 0.0 else c
         out = dict(d) if isinstance(d, dict) else {}
         for k, ck in c.items():
-            out[k] = out[k] + ck if k in out else ck
+            out[k] = seq_acc(out[k], ck) if k in out else ck
         return out
     if not isinstance(c, (list, tuple)):
         return d if np.ndim(c) == 0 and c == 0.0 else d + c
@@ -322,7 +322,7 @@ def seq_acc(d, c):
         return list(c)
     out = list(d) + [0.0] * max(0, len(c) - len(d))
     for i, ci in enumerate(c):
-        out[i] = out[i] + ci
+        out[i] = seq_acc(out[i], ci)           # items may be sequences themselves
     return out
 
 
@@ -527,6 +527,8 @@ def einsum_vjp_jvp(g, subscripts, operands, tangents, i):
 def unit_basis(x):
     """One tangent per element of ``x`` (a pytree): zeros with a single 1 (jacfwd's columns,
     jacrev's rows), in the dtype of each leaf."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fc":        # the common case, fast
+        return list(np.eye(x.size, dtype=x.dtype).reshape((x.size,) + x.shape))
     from .pytrees import flatten, unflatten
     xs, tree = flatten(x)
     out = []
@@ -550,6 +552,8 @@ def jacobian(parts, out, x, mode):
     an array of shape out_leaf.shape + x_leaf.shape.  ``mode='rows'``: ``parts[k]`` is the
     gradient (shaped like x) of output element k (jacrev); ``mode='cols'``: ``parts[k]`` is
     the tangent (shaped like out) for input element k (jacfwd)."""
+    if not isinstance(out, (tuple, list, dict)) and not isinstance(x, (tuple, list, dict)):
+        return _jacobian_of_leaves(parts, out, x, mode)
     from .pytrees import flatten, flatten_like, unflatten
     outs, otree = flatten(out)
     xs, xtree = flatten(x)
@@ -576,6 +580,15 @@ def jacobian(parts, out, x, mode):
             row.append(_block(items, np.shape(o), np.shape(xi), -1, o, xi))
         blocks.append(unflatten(xtree, row))
     return unflatten(otree, blocks)
+
+
+def _jacobian_of_leaves(parts, out, x, mode):
+    """jacobian() when ``out`` and ``x`` are single arrays or scalars."""
+    oshape, xshape = np.shape(out), np.shape(x)
+    inner, axis = (xshape, 0) if mode == "rows" else (oshape, -1)
+    if not all(isinstance(p, np.ndarray) and p.shape == inner for p in parts):
+        parts = [np.broadcast_to(p, inner) for p in parts]
+    return _block(parts, oshape, xshape, axis, out, x)
 
 
 def _block(items, oshape, xshape, axis, o, xi):
@@ -805,6 +818,12 @@ def dot_spec(x, y, bx, by, kind="dot"):
     return f"{'z' if bx else ''}{xs},{'z' if by else ''}{ys}->z{out}"
 
 
+def clip_index(i, x, axis):
+    """An index into axis ``axis`` of ``x`` clamped into range (for lanes a mask discards)."""
+    n = np.shape(x)[axis]
+    return np.clip(i, -n, n - 1) if n else i
+
+
 def where_defined(m, a, b):
     """``np.where(m, a, b)`` where either side may still be None (not yet set in any lane)."""
     if b is None:
@@ -839,14 +858,18 @@ def stack_lanes(items):
     return np.stack(items)
 
 
-def batch_out(x, n, axis=0, batched=1):
-    """An output of vmap: the batch axis at ``axis``, shared values broadcast to ``n`` lanes."""
+def batch_out(x, n, axis=0, batched=1, nb=0):
+    """An output of vmap: the batch axis (after ``nb`` outer batch axes) moved to ``axis``;
+    shared values and lane-invariant scalars are broadcast to ``n`` lanes."""
     if isinstance(x, (list, tuple)):
-        return type(x)(batch_out(v, n, axis, batched) for v in x)
-    if not batched or np.ndim(x) == 0:
-        x = np.asarray(x)
-        x = np.array(np.broadcast_to(x, (n,) + x.shape))
-    return x if axis == 0 else np.moveaxis(x, 0, axis)
+        return type(x)(batch_out(v, n, axis, batched, nb) for v in x)
+    x = np.asarray(x)
+    if not batched or x.ndim == nb:
+        x = np.expand_dims(x, nb)
+        x = np.array(np.broadcast_to(x, x.shape[:nb] + (n,) + x.shape[nb + 1:]))
+    if axis == 0:
+        return x
+    return np.moveaxis(x, nb, axis if axis < 0 else nb + axis)
 
 
 def move_batch_axis(x, src, dst):
@@ -856,15 +879,15 @@ def move_batch_axis(x, src, dst):
     return np.moveaxis(x, src, dst)
 
 
-def leading_size(x):
-    """The batch size: the length of the first axis of the first array leaf."""
+def leading_size(x, nb=0):
+    """The batch size: the length of axis ``nb`` of the first array leaf."""
     if isinstance(x, (list, tuple)):
         for v in x:
-            n = leading_size(v)
+            n = leading_size(v, nb)
             if n is not None:
                 return n
         return None
-    return np.shape(x)[0] if np.ndim(x) else None
+    return np.shape(x)[nb] if np.ndim(x) > nb else None
 
 
 def unbroadcast_lanes(v, shape, nb=1):
@@ -924,8 +947,9 @@ def finalize_lanes(d, x, n, d_batched=1, x_batched=1):
     return d
 
 
-def add_to_lanes(d, x, index, g, n, x_batched=1, g_batched=1):
-    """``add_to`` per lane: ``d[:, index] += g`` into a per-lane adjoint shaped like ``x``."""
+def add_to_lanes(d, x, index, g, n, x_batched=1, g_batched=1, index_batched=0):
+    """``add_to`` per lane: ``d[:, index] += g`` into a per-lane adjoint shaped like ``x``
+    (with ``index_batched``, index arrays with a batch axis pick per-lane positions)."""
     shape = (n,) + (np.shape(x)[1:] if x_batched else np.shape(x))
     if not isinstance(d, np.ndarray) or d.shape != shape or not d.flags.writeable:
         base = d
@@ -933,22 +957,103 @@ def add_to_lanes(d, x, index, g, n, x_batched=1, g_batched=1):
         d = np.zeros(shape, dtype=dtype)
         if np.ndim(base) != 0 or base != 0.0:
             d += base
-    parts = index if isinstance(index, tuple) else (index,)
-    where = (slice(None),) + parts
+    where = _lane_index(index, n, index_batched)
     if g_batched and np.ndim(g) > 0:
-        slot = d[where].ndim - 1
-        g = align(g, slot)
-    if _advanced(parts):
+        g = align(g, d[where].ndim - 1)
+    if _advanced(where):
         np.add.at(d, where, g)
     else:
         d[where] += g
     return d
 
 
-def take_slot_lanes(d, index):
-    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed)."""
+def _lane_index(index, n, index_batched):
+    """The index of each lane's own slots: ``(:, *index)``, or ``(arange(n), *index)`` when
+    some index array carries the batch axis."""
     parts = index if isinstance(index, tuple) else (index,)
-    where = (slice(None),) + parts
+    per_lane = index_batched and any(np.ndim(p) > 0 and not isinstance(p, slice)
+                                     for p in parts)
+    if not per_lane:
+        return (slice(None),) + parts
+    rank = max(np.ndim(p) - 1 for p in parts if not isinstance(p, slice))
+    return (np.reshape(np.arange(n), (n,) + (1,) * max(rank, 0)),) + parts
+
+
+def take_slot_lanes(d, index, index_batched=0):
+    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed)."""
+    where = _lane_index(index, np.shape(d)[0], index_batched)
     value = np.copy(d[where])
     d[where] = 0.0
     return value, d
+
+
+def lane_shape(x, nb=1):
+    """The per-example shape of ``x`` (its shape after ``nb`` batch axes)."""
+    return np.shape(x)[nb:]
+
+
+def sum_lanes(g, x, nb=0):
+    """Adjoint of ``batch_broadcast``: the per-lane cotangents of a shared ``x`` summed."""
+    if np.ndim(g) <= np.ndim(x):
+        return g
+    return np.sum(g, axis=nb)
+
+
+def where_defined_vjp(m, g, other, first=True):
+    """Cotangent of one side of ``where_defined(m, a, b)`` (the other side may be None)."""
+    if other is None:
+        return g
+    return np.where(m, g, 0.0) if first else np.where(m, 0.0, g)
+
+
+def dyn_getitem_vjp(g, x, index):
+    """Adjoint of ``dyn_getitem``: g scattered back into zeros shaped like x."""
+    if isinstance(x, (list, tuple)):
+        out = [0.0] * len(x)
+        out[index] = g
+        return out
+    parts = index if isinstance(index, tuple) else (index,)
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x))
+    np.add.at(out, (slice(None),) + parts, g)
+    return out
+
+
+def lane_vjp(g, x, b):
+    """Adjoint of ``lane(x, b)``."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(lane_vjp(gi, xi, b) for gi, xi in zip(g, x))
+    if np.ndim(x) == 0:
+        return g
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x))
+    out[b] = g
+    return out
+
+
+def batch_out_vjp(g, x, axis=0, batched=1, nb=0):
+    """Adjoint of ``batch_out``."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(batch_out_vjp(gi, xi, axis, batched, nb) for gi, xi in zip(g, x))
+    if axis != 0:
+        g = np.moveaxis(g, axis if axis < 0 else nb + axis, nb)
+    if not batched or np.ndim(x) == nb:
+        g = np.sum(g, axis=nb)
+    return g
+
+
+def unstack_lanes(g, items):
+    """Adjoint of ``stack_lanes``: one cotangent per lane."""
+    first = items[0]
+    if isinstance(first, (list, tuple)):
+        parts = [unstack_lanes(g[i], [it[i] for it in items]) for i in range(len(first))]
+        return [type(first)(p[k] for p in parts) for k in range(len(items))]
+    return [g[k] for k in range(len(items))]
+
+
+def tangent_if_defined(x, t):
+    """The tangent ``t`` of ``x``, or None where ``x`` itself is None (see where_defined)."""
+    return None if x is None else t
+
+
+def dict_keys(d):
+    """The keys of a dict, in order, as a list (``for k, v in d.items()`` indexes it)."""
+    return list(d)

@@ -12,6 +12,7 @@ and the build layer's cold build. Speedups are against NumPy (or plain Python fo
 scalar loops). Numba rows appear when Numba is installed; timings on a busy machine vary.
 """
 import argparse
+import os
 import sys
 import time
 import timeit
@@ -42,6 +43,18 @@ def decay(x):
     for i in range(10):
         x -= 0.1 * x
     return x
+
+
+def dense_tanh(h, b):
+    return np.tanh(h + b)
+
+
+def scale_rows(x, col):
+    return x * col[:, None] - col[:, None]
+
+
+def column_stats(x):
+    return np.mean(x, axis=0), np.max(x, axis=1)
 
 
 def logistic_map(x, r, n):
@@ -96,10 +109,13 @@ def row(name, seconds, baseline, note=""):
     print(f"  {name:38s} {seconds * 1e3:10.2f} ms  {baseline / seconds:7.1f}x  {note}")
 
 
-def compare(title, fn, args, repeat=5, extra=()):
+def compare(title, fn, args, repeat=5, extra=(), mutates=False):
+    """Time fn as NumPy, as astjax.jit and as the extras; `mutates`: fn updates its array
+    arguments in place, so every call gets fresh copies (the copy is in every row's time)."""
     print(title)
     jf = jit(fn)
-    copy = lambda: tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # noqa
+    copy = (lambda: tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)) \
+        if mutates else (lambda: args)
     jf(*copy())
     assert jf.last.status == "compiled", astjax.jit.explain(jf)
     t_numpy = best(lambda: fn(*copy()), repeat=repeat)
@@ -126,7 +142,8 @@ def main():
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     side = 2000 if args.quick else 5000
-    print(f"threads: {threads.num_threads()}, cache: {cache.cache_dir()}")
+    print(f"threads: {threads.num_threads()}, cache: {cache.cache_dir()}, "
+          f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     x = rng.standard_normal((side, side)).astype(np.float32)
     hand = cache.load_or_build(HAND_WRITTEN, "bench_hand")
@@ -146,12 +163,22 @@ def main():
     print("jit(grad(sum_logistic)), 1e6 float64")
     jg = jit(g)
     jg(v)
+    assert jg.last.status == "compiled", astjax.jit.explain(jg)
     t_numpy = best(g, v)
     row("grad (NumPy)", t_numpy, t_numpy)
     row("jit(grad)", best(jg, v), t_numpy)
 
+    rows = 1000 if args.quick else 4000
+    h = rng.standard_normal((rows, 1000))
+    compare(f"broadcast: tanh(h + b), {rows}x1000 + 1000 float64", dense_tanh,
+            (h, rng.standard_normal(1000)))
+    compare(f"broadcast: x * col[:, None] - col[:, None], {rows}x1000 float64", scale_rows,
+            (h, rng.standard_normal(rows)))
+    compare(f"axis reductions: mean(x, axis=0), max(x, axis=1), {rows}x1000 float64",
+            column_stats, (h,))
+
     compare("decay: 10 x (x -= 0.1 * x), 1000x1000 float32", decay,
-            (rng.standard_normal((1000, 1000)).astype(np.float32),))
+            (rng.standard_normal((1000, 1000)).astype(np.float32),), mutates=True)
     steps = 10**5 if args.quick else 10**6
     compare(f"logistic map, {steps:.0e} scalar steps", logistic_map, (0.5, 3.7, steps),
             repeat=3, extra=optional_competitors(logistic_map, parallel=False))

@@ -5,7 +5,7 @@ A primitive's `cython` rule (in astjax/rules.py, next to its derivative) is one 
     cython="x + y"                   elementwise: a Cython expression over the parameters,
     cython="exp(x)"                    computed in NumPy's inner-loop dtype for the operands
     cython="astjax_floor_divide(x, y)"   (operands are cast to it first)
-    cython={"reduce": "acc + x", "init": "0"}             a reduction (axis=None only)
+    cython={"reduce": "acc + x", "init": "0"}             a reduction (all items, or one axis)
     cython={"reduce": "acc + x", "init": "0", "finish": "acc / n"}
     cython={"like": "x", "value": "v"}  elementwise `v`, shaped like `x` (_ax.unbroadcast)
     cython="numpy"                   calls NumPy by design (BLAS, allocation): not a fallback

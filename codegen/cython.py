@@ -136,6 +136,7 @@ class ModuleEmitter:
             "",
             self.decls.source(),
             threads.PYX_PRELUDE,
+            kernels.PYX_PRELUDE,
         ]
         if self.env:
             head.append("# values the function captured, set by astjax.jit after import")
@@ -295,7 +296,7 @@ class FunctionEmitter:
         if isinstance(index, gast.Slice):
             parts = ["" if p is None else self.py_atom(p)
                      for p in (index.lower, index.upper, index.step)]
-            return ":".join(parts).rstrip(":") or ":"
+            return f"{parts[0]}:{parts[1]}" + (f":{parts[2]}" if parts[2] else "")
         return self.py_atom(index)
 
     def py_expr(self, op):
@@ -349,9 +350,10 @@ class FunctionEmitter:
         return text
 
     def flat_view(self, var, t, lines, writable=False, declare_as=None):
-        """Bind a 1-d view of array `var` (a variable or a fresh output) and return its name."""
+        """Bind a 1-d view of array `var` (a variable or a fresh output) and return its name.
+        `writable`: False (const), True (the variable's own buffer) or "fresh" (an output)."""
         view = self.fresh(f"_{declare_as or var}_f")
-        self.decls[view] = self.view_decl(t, "fresh" if writable else False, flat=True)
+        self.decls[view] = self.view_decl(t, writable, flat=True)
         source = var if declare_as else self.py_name(var)
         lines.append(f"{view} = {self.bind_expr(source, t, flat=True)}")
         return view
@@ -396,7 +398,10 @@ class FunctionEmitter:
         for name, ctype in self.decls.items():
             by_type.setdefault(ctype, []).append(name)
         for ctype, names in by_type.items():
-            lines.append(f"    cdef {ctype} {', '.join(names)}")
+            if ctype.endswith("*"):        # `cdef double *a, b` makes b a double
+                lines += [f"    cdef {ctype}{name}" for name in names]
+            else:
+                lines.append(f"    cdef {ctype} {', '.join(names)}")
         return "\n".join(lines + body) + "\n"
 
     def block(self, stmts, out, pad):
@@ -495,6 +500,8 @@ class FunctionEmitter:
                 return
             self.python_stmt(s, out, pad, reason=detail)
             return
+        if kernels.emit_axis_reduction(s, self, out, pad):
+            return
         self.python_stmt(s, out, pad)
 
     def c_value(self, op, t):
@@ -563,7 +570,14 @@ class FunctionEmitter:
             status, detail = "NumPy", "Python list operation"
         else:
             target = s.targets[0].id
-            out.append(f"{pad}{self.py_name(target)} = {self.py_expr(s.value)}")
+            op = s.value
+            if getattr(s, "augmented", False) and isinstance(op, gast.BinOp) and isinstance(
+                    op.left, gast.Name) and op.left.id == target and not is_c_scalar(
+                    self.typing.vars.get(target)):      # `x -= y`: NumPy's in-place update
+                out.append(f"{pad}{self.py_name(target)} {_SYMBOL[type(op.op)]}= "
+                           f"{self.py_atom(op.right)}")
+            else:
+                out.append(f"{pad}{self.py_name(target)} = {self.py_expr(s.value)}")
             self.rebind(target, out, pad)
             status, detail = self.classify(s.value, reason)
             target_t = self.typing.vars.get(target)
@@ -590,7 +604,8 @@ class FunctionEmitter:
         if reason:
             return "Python", reason
         if isinstance(rule, dict) and "reduce" in rule:
-            return "Python", f"{key} over an axis (only full reductions become C loops)"
+            return "Python", f"{key} over these axes or of this array (C loops reduce one "\
+                "constant axis of a C-contiguous array)"
         op_t = self.typing.op_type(op)
         if isinstance(op_t, Obj):
             return "Python", op_t.reason or "its type is not known"

@@ -24,12 +24,26 @@ After (Cython; only mul6 is used later, so it is the only array written)::
     mul6 = _mul6_out
 
 A run is a maximal sequence of statements in one block that are each elementwise (a rule
-template in `cython=`) or a full reduction (`np.sum(v)`, `cython={"reduce": ...}`) over
-arrays of one ndim, C-contiguous or 1-D. When a run reads several arrays, their shapes are
-compared at run time and a mismatch (broadcasting) runs the same statements as NumPy.
+template in `cython=`) or a full reduction (`np.sum(v)`, `cython={"reduce": ...}`) with results
+of one ndim; the arrays they read may have fewer dimensions or any strides. At run time:
+
+- all arrays of one shape, C-contiguous (or 1-d): one flat loop, as above;
+- arrays that broadcast (`x @ w + b`, `x * col[:, None]`): a loop nest over the broadcast
+  shape, each array read through `np.broadcast_to` (stride 0 where it repeats); when every
+  array is contiguous along the last axis the inner loop walks row pointers and vectorizes;
+- shapes NumPy refuses: the same statements as NumPy (which raises NumPy's error).
+
 An intermediate is written to an array only when something outside the run reads it.
+`x -= 0.1 * x` (an Assign marked `augmented` by normalize) on an array writes x's own buffer,
+as NumPy does, so the caller's array and every alias see the update; when the target is
+read-only or overlaps another operand at other positions, NumPy does the update instead.
 Sums and products run on all threads (OpenMP reductions) once the arrays are large enough;
 max/min loops run on one thread, vectorized.
+
+`emit_axis_reduction` lowers `np.sum(x, axis=k, keepdims=...)` (mean, max, min, prod too)
+of a C-contiguous array: rows of the last axis in parallel, or whole rows accumulated into
+the output for a leading/middle axis (NumPy's own order), split into column blocks when there
+are fewer rows than threads.
 """
 from dataclasses import dataclass, field
 
@@ -83,14 +97,19 @@ def fusible(s, typing):
     red = reduction_rule(op, typing)
     if red is not None:
         x_t = typing.type_of(red[2])
-        if is_c_scalar(op_t) and is_c_scalar(target_t) and _flat_ok(x_t):
+        if is_c_scalar(op_t) and is_c_scalar(target_t) and is_c_array(x_t) and x_t.ndim >= 1:
             return x_t.ndim
         return None
     if not (is_c_array(op_t) and is_c_array(target_t) and op_t.dtype == target_t.dtype
             and op_t.ndim >= 1):
         return None
+    _, rule = cexpr.rule_of(prim_key(op, typing.fn.helpers))
+    like = isinstance(rule, dict) and "like" in rule       # v shaped like x: equal shapes only
     for t in (typing.type_of(a) for a in operands(op)):
-        if not (is_c_scalar(t) or isinstance(t, Const) or (_flat_ok(t) and t.ndim == op_t.ndim)):
+        if is_c_scalar(t) or isinstance(t, Const):
+            continue
+        if not (is_c_array(t) and 1 <= t.ndim <= op_t.ndim) or like and not (
+                _flat_ok(t) and t.ndim == op_t.ndim):
             return None
     try:
         cexpr.elementwise(op, typing, lambda atom: "v", cexpr.Declarations())
@@ -122,8 +141,58 @@ def plan(stmts, typing):
 
 # ----------------------------------------------------------------------------- emission
 
-def emit_run(run, fe, out, pad):
-    """Append the Cython of one Run to `out` (list of lines) at indentation `pad`."""
+# Run-time helpers every generated module defines (codegen.cython puts them in the header).
+PYX_PRELUDE = '''\
+def _astjax_bshape(*arrays):
+    """The broadcast shape of these arrays, or None when NumPy would refuse them."""
+    try:
+        return np.broadcast_shapes(*[a.shape for a in arrays])
+    except ValueError:
+        return None
+
+
+def _astjax_unit_inner(*arrays):
+    """Whether every array steps one item at a time along its last axis (or has length 1
+    there): the loop nest then reads contiguous rows, which the C compiler vectorizes."""
+    for a in arrays:
+        if a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
+            return False
+    return True
+
+
+def _astjax_axis(axis, ndim):
+    """NumPy's meaning of an axis number (AxisError when out of range)."""
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim)
+    return axis % ndim
+
+
+def _astjax_overlaps(a, b):
+    """Whether a loop writing `a` in place could read an item of `b` it already wrote."""
+    if a is b or not np.may_share_memory(a, b):
+        return False
+    return not (a.shape == b.shape and a.strides == b.strides and
+                a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+'''
+
+
+@dataclass
+class _RunPlan:
+    """What one Run reads, writes and where: shared by its flat and broadcast loops."""
+    externals: list          # arrays read before the run assigns them, in order
+    inplace: set             # ids of augmented statements that write an external's buffer
+    inplace_vars: list
+    materialize: list        # targets written to fresh arrays
+    deps: dict               # id(stmt) -> the externals its value depends on
+    accs: dict = field(default_factory=dict)   # reduction target -> (acc, acc dtype, rule)
+    serial: bool = False
+
+
+def _name_type(typing, var):
+    return typing.type_of(gast.Name(id=var, ctx=None, annotation=None, type_comment=None))
+
+
+def _analyze(run, fe):
     typing = fe.typing
     in_run = {id(s) for s in run.stmts}
     externals, assigned = [], set()
@@ -133,53 +202,130 @@ def emit_run(run, fe, out, pad):
                     and atom.id not in assigned and atom.id not in externals:
                 externals.append(atom.id)
         assigned.add(s.targets[0].id)
+    # `x -= 0.1 * x` on an array NumPy updates in place: the loop writes x's own buffer
+    inplace, inplace_vars, holds_external = set(), [], set(externals)
+    for s in run.stmts:
+        target = s.targets[0].id
+        if getattr(s, "augmented", False) and target in holds_external \
+                and target not in run.reductions and target not in fe.fn.env:
+            inplace.add(id(s))
+            if target not in inplace_vars:
+                inplace_vars.append(target)
+        else:
+            holds_external.discard(target)
     materialize = []
     for position, s in enumerate(run.stmts):
         target = s.targets[0].id
-        if target in run.reductions or target in materialize:
+        if target in run.reductions or target in materialize or id(s) in inplace:
             continue
-        later = [t for t in run.stmts[position + 1:] if t.targets[0].id == target]
-        if later:
+        if any(t.targets[0].id == target for t in run.stmts[position + 1:]):
             continue                          # reassigned in the run: the last one counts
         read_before = any(target in fe.reads_of(t) for t in run.stmts[:position + 1])
         if read_before or fe.read_outside(target, in_run):
             materialize.append(target)
+    deps, current = {}, {e: {e} for e in externals}
     for s in run.stmts:
-        fe.note(s, "fused", "fused loop")
-
-    ref = fe.py_name(externals[0])
-    n, i = fe.fresh("_n", "Py_ssize_t"), fe.fresh("_i", "Py_ssize_t")
-    lines = []
-    checks = [f"{fe.py_name(e)}.shape == {ref}.shape" for e in externals[1:]]
-    body_pad = pad + ("    " if checks else "")
-    if checks:
-        out.append(f"{pad}if {' and '.join(checks)}:")
-    lines.append(f"{n} = {ref}.size")
-    views = {}
-    for e in externals:
-        views[e] = fe.flat_view(e, typing.type_of(gast.Name(id=e, ctx=None, annotation=None,
-                                                             type_comment=None)), lines)
-    outs = {}
-    for t in materialize:
-        t_type = typing.vars[t]
-        outs[t] = fe.fresh(f"_{t}_out")
-        lines.append(f"{outs[t]} = np.empty({ref}.shape, dtype=np.{t_type.dtype.name})")
-        views[("out", t)] = fe.flat_view(outs[t], t_type, lines, writable=True, declare_as=t)
-    serial = False
-    accs = {}
+        d = set()
+        for a in operands(s.value):
+            if isinstance(a, gast.Name) and a.id in current:
+                d |= current[a.id]
+        deps[id(s)] = d
+        current[s.targets[0].id] = set() if s.targets[0].id in run.reductions else d
+    plan_ = _RunPlan(externals, inplace, inplace_vars, materialize, deps)
     for s in run.stmts:
         red = reduction_rule(s.value, typing)
         if red is None:
             continue
-        _, rule, x = red
+        _, rule, _ = red
         target = s.targets[0].id
         result = typing.vars[target].dtype
         acc_dtype = np.dtype(np.float64) if result.kind == "f" else result
-        acc = fe.fresh(f"_{target}_acc", c_type(acc_dtype))
-        accs[target] = (acc, acc_dtype, rule)
+        plan_.accs[target] = (fe.fresh(f"_{target}_acc", c_type(acc_dtype)), acc_dtype, rule)
+        if rule["init"] in ("lowest", "highest") or rule["reduce"] not in ("acc + x", "acc * x"):
+            plan_.serial = True
+    return plan_
+
+
+def _like_of_array(s, typing):
+    """s is `_ax.unbroadcast(v, x)`-like with an array v: right only for equal shapes."""
+    prim, rule = cexpr.rule_of(prim_key(s.value, typing.fn.helpers))
+    if not (isinstance(rule, dict) and "like" in rule):
+        return False
+    return isinstance(typing.type_of(bind(prim, s.value)[rule["value"]]), cexpr.Array)
+
+
+def emit_run(run, fe, out, pad):
+    """Append the Cython of one Run to `out` (list of lines) at indentation `pad`.
+
+    Arrays of one shape run as one flat loop; arrays that broadcast (different shapes or
+    ndims) as a loop nest over the broadcast shape, each read through a view with zero
+    strides along its broadcast dimensions; anything NumPy would refuse (or an in-place
+    update whose operands overlap its target) runs the statements as NumPy."""
+    typing = fe.typing
+    rp = _analyze(run, fe)
+    py = fe.py_name
+    types = {e: _name_type(typing, e) for e in rp.externals}
+    flat_ok = all(_flat_ok(t) and t.ndim == run.ndim for t in types.values())
+    bcast_ok = not any(_like_of_array(s, typing) for s in run.stmts) and all(
+        types[v].ndim == run.ndim for v in rp.inplace_vars)
+    if not (flat_ok or bcast_ok):
+        for s in run.stmts:
+            fe.python_stmt(s, out, pad, reason="shapes of a gradient rule that may broadcast")
+        return
+    for s in run.stmts:
+        fe.note(s, "fused", "fused loop" + (" (in place)" if id(s) in rp.inplace else ""))
+    alias = []
+    for v in rp.inplace_vars:
+        alias.append(f"{py(v)}.flags.writeable")
+        alias += [f"not _astjax_overlaps({py(v)}, {py(e)})" for e in rp.externals if e != v]
+
+    def numpy_statements(p):
+        for s in run.stmts:
+            fe.python_stmt(s, out, p, record=False)
+
+    if flat_ok:
+        ref = rp.externals[0]
+        conds = [f"{py(e)}.shape == {py(ref)}.shape" for e in rp.externals[1:]] + alias
+        if not conds:
+            _flat_loop(run, fe, rp, out, pad)
+            return
+        out.append(f"{pad}if {' and '.join(conds)}:")
+        _flat_loop(run, fe, rp, out, pad + "    ")
+        out.append(f"{pad}else:   # shapes differ, or the update cannot be done in place")
+        pad += "    "
+    if not bcast_ok or flat_ok and len(rp.externals) == 1:     # one array: nothing broadcasts
+        numpy_statements(pad)
+        return
+    shape = fe.fresh("_shape")
+    out.append(f"{pad}{shape} = _astjax_bshape({', '.join(py(e) for e in rp.externals)})")
+    conds = [f"{shape} is not None"] + [f"{py(v)}.shape == {shape}" for v in rp.inplace_vars]
+    conds += alias
+    everything = set(rp.externals)
+    for s in run.stmts:       # an output or a sum over fewer arrays may have a smaller shape
+        target = s.targets[0].id
+        if (target in rp.materialize and s is _last_assignment(run, target)
+                or target in run.reductions) and rp.deps[id(s)] != everything:
+            subset = [py(e) for e in rp.externals if e in rp.deps[id(s)]]
+            conds.append(f"_astjax_bshape({', '.join(subset)}) == {shape}")
+    out.append(f"{pad}if {' and '.join(conds)}:")
+    inner = pad + "    "
+    sources = {}
+    for e in rp.externals:
+        sources[e] = fe.fresh(f"_{e}_bc")
+        source = py(e) if e in rp.inplace_vars else f"np.broadcast_to({py(e)}, {shape})"
+        out.append(f"{inner}{sources[e]} = {source}")
+    out.append(f"{inner}if _astjax_unit_inner({', '.join(sources.values())}):")
+    _nested_loop(run, fe, rp, shape, sources, True, out, inner + "    ")
+    out.append(f"{inner}else:       # some array steps along its last axis by 0 or > 1 items")
+    _nested_loop(run, fe, rp, shape, sources, False, out, inner + "    ")
+    out.append(f"{pad}else:   # NumPy refuses these shapes, or the update overlaps its input")
+    numpy_statements(pad + "    ")
+
+
+def _reduction_inits(rp, n, lines):
+    for target, (acc, acc_dtype, rule) in rp.accs.items():
         init = rule["init"]
         if init in ("lowest", "highest"):
-            serial = True
             sign = "-" if init == "lowest" else ""
             value = f"{sign}np.inf" if acc_dtype.kind == "f" else repr(
                 int(np.iinfo(acc_dtype).min if init == "lowest" else np.iinfo(acc_dtype).max))
@@ -190,9 +336,13 @@ def emit_run(run, fe, out, pad):
             lines.append(f"{acc} = {value}")
         else:
             lines.append(f"{acc} = {init}")
-        if rule["reduce"] not in ("acc + x", "acc * x"):
-            serial = True
 
+
+def _loop_body(run, fe, rp, views, outs, index):
+    """The statements of one loop iteration. `index` is the C index of the current item in
+    every view, or a function giving the C item of a view key (an array, ("out", target))."""
+    item = index if callable(index) else (lambda key: f"{views[key]}[{index}]")
+    typing = fe.typing
     current = {}
 
     def element(atom):
@@ -200,66 +350,153 @@ def emit_run(run, fe, out, pad):
             if atom.id in current:
                 return current[atom.id]
             if atom.id in views:
-                return f"{views[atom.id]}[{i}]"
+                return item(atom.id)
         return fe.c_atom(atom)
 
-    loop_body = []
+    body = []
     for s in run.stmts:
         target = s.targets[0].id
-        if target in accs:
-            acc, acc_dtype, rule = accs[target]
+        if target in rp.accs:
+            acc, acc_dtype, rule = rp.accs[target]
             x = reduction_rule(s.value, typing)[2]
-            x_t = typing.type_of(x)
-            value = cexpr._cast(element(x), x_t.dtype, acc_dtype)
+            value = cexpr._cast(element(x), typing.type_of(x).dtype, acc_dtype)
             if rule["reduce"] == "acc + x":
-                loop_body.append(f"{acc} += {value}")
+                body.append(f"{acc} += {value}")
             elif rule["reduce"] == "acc * x":
-                loop_body.append(f"{acc} *= {value}")
+                body.append(f"{acc} *= {value}")
             else:
                 expr = cexpr._render(parse_expr(rule["reduce"]), {"acc": acc, "x": value},
                                      acc_dtype, fe.module.decls)
-                loop_body.append(f"{acc} = {expr}")
+                body.append(f"{acc} = {expr}")
             continue
-        t_type = typing.vars[target]
-        temp = fe.fresh(f"{target}_v", c_type(t_type.dtype))
-        code = cexpr.elementwise(s.value, typing, element, fe.module.decls)
-        loop_body.append(f"{temp} = {code}")
+        temp = fe.fresh(f"{target}_v", c_type(typing.vars[target].dtype))
+        body.append(f"{temp} = {cexpr.elementwise(s.value, typing, element, fe.module.decls)}")
+        if id(s) in rp.inplace:
+            body.append(f"{item(target)} = {temp}")
+        elif target in outs and s is _last_assignment(run, target):
+            body.append(f"{item(('out', target))} = {temp}")
         current[target] = temp
-        if target in outs and s is _last_assignment(run, target):
-            loop_body.append(f"{views[('out', target)]}[{i}] = {temp}")
+    return body
 
-    chunked = not serial and any(
-        rule["reduce"] == "acc + x" and acc_dtype.kind == "f"
-        for acc, acc_dtype, rule in accs.values())
-    lines.append("with cython.boundscheck(False), cython.wraparound(False):")
-    if chunked:
-        lines += _chunked_loop(fe, n, i, loop_body, accs)
-    elif serial:
-        lines.append("    with nogil:")
-        lines.append(f"        for {i} in range({n}):")
-        lines += [f"            {line}" for line in loop_body]
-    else:
-        threads = f"(_astjax_num_threads if {n} >= {PARALLEL_MIN} else 1)"
-        lines.append(f"    for {i} in prange({n}, nogil=True, schedule='static', "
-                     f"num_threads={threads}):")
-        lines += [f"        {line}" for line in loop_body]
-    for target, (acc, acc_dtype, rule) in accs.items():
-        result = typing.vars[target].dtype
+
+def _finish(run, fe, rp, n, outs, lines, out, pad):
+    typing = fe.typing
+    for target, (acc, acc_dtype, rule) in rp.accs.items():
         value = acc
         if "finish" in rule:
             value = cexpr._render(parse_expr(rule["finish"]),
                                   {"acc": acc, "n": f"<double>{n}"}, np.dtype(np.float64),
                                   fe.module.decls)
-        lines.append(f"{fe.c_name(target)} = <{c_type(result)}>({value})")
-    for t in materialize:
+        lines.append(f"{fe.c_name(target)} = <{c_type(typing.vars[target].dtype)}>({value})")
+    for t in rp.materialize:
         lines.append(f"{fe.py_name(t)} = {outs[t]}")
-    out += [body_pad + line for line in lines]
-    for t in materialize:
-        fe.rebind(t, out, body_pad)
-    if checks:
-        out.append(f"{pad}else:   # shapes differ: NumPy broadcasts")
-        for s in run.stmts:
-            fe.python_stmt(s, out, pad + "    ", record=False)
+    out += [pad + line for line in lines]
+    for t in rp.materialize:
+        fe.rebind(t, out, pad)
+
+
+def _flat_loop(run, fe, rp, out, pad):
+    """All arrays of one shape, C-contiguous (or 1-d): one loop over the flat items."""
+    typing = fe.typing
+    ref = fe.py_name(rp.externals[0])
+    n, i = fe.fresh("_n", "Py_ssize_t"), fe.fresh("_i", "Py_ssize_t")
+    lines = [f"{n} = {ref}.size"]
+    views = {}
+    for e in rp.externals:
+        t = _name_type(typing, e)
+        views[e] = fe.flat_view(e, t, lines, writable=e in rp.inplace_vars)
+    outs = {}
+    for t in rp.materialize:
+        t_type = typing.vars[t]
+        outs[t] = fe.fresh(f"_{t}_out")
+        lines.append(f"{outs[t]} = np.empty({ref}.shape, dtype=np.{t_type.dtype.name})")
+        views[("out", t)] = fe.flat_view(outs[t], t_type, lines, writable="fresh",
+                                         declare_as=t)
+    _reduction_inits(rp, n, lines)
+    body = _loop_body(run, fe, rp, views, outs, i)
+    chunked = not rp.serial and any(
+        rule["reduce"] == "acc + x" and acc_dtype.kind == "f"
+        for acc, acc_dtype, rule in rp.accs.values())
+    lines.append("with cython.boundscheck(False), cython.wraparound(False):")
+    if chunked:
+        lines += _chunked_loop(fe, n, i, body, rp.accs)
+    elif rp.serial:
+        lines.append("    with nogil:")
+        lines.append(f"        for {i} in range({n}):")
+        lines += [f"            {line}" for line in body]
+    else:
+        threads = f"(_astjax_num_threads if {n} >= {PARALLEL_MIN} else 1)"
+        lines.append(f"    for {i} in prange({n}, nogil=True, schedule='static', "
+                     f"num_threads={threads}):")
+        lines += [f"        {line}" for line in body]
+    _finish(run, fe, rp, n, outs, lines, out, pad)
+
+
+def _nested_loop(run, fe, rp, shape, sources, unit_inner, out, pad):
+    """Arrays that broadcast: a loop nest over the broadcast shape `shape` (run time), each
+    array read through `sources[array]`, a view of it broadcast to that shape (zero strides
+    where it repeats); the outermost loop runs on the threads. `unit_inner`: every view is
+    contiguous along the last axis (declared `[:, ::1]`, so the inner loop vectorizes)."""
+    typing = fe.typing
+    ndim = run.ndim
+    dims = [fe.fresh(f"_d{k}_", "Py_ssize_t") for k in range(ndim)]
+    idx = [fe.fresh(f"_i{k}_", "Py_ssize_t") for k in range(ndim)]
+    n = fe.fresh("_n", "Py_ssize_t")
+    lines = [f"{d} = {shape}[{k}]" for k, d in enumerate(dims)]
+    lines.append(f"{n} = {' * '.join(dims)}")
+    views = {}
+    for e in rp.externals:
+        t = _name_type(typing, e)
+        view = fe.fresh(f"_{e}_b")
+        vt = cexpr.VIEW_TYPES[t.dtype.name]
+        source = sources[e]
+        fe.decls[view] = f"{'' if e in rp.inplace_vars else 'const '}{vt}[{', '.join([':'] * ndim)}]"
+        if t.dtype == np.bool_:
+            source += ".view(np.uint8)"
+        lines.append(f"{view} = {source}")
+        views[e] = view
+    outs = {}
+    for t in rp.materialize:
+        t_type = typing.vars[t]
+        outs[t] = fe.fresh(f"_{t}_out")
+        view = fe.fresh(f"_{t}_o")
+        fe.decls[view] = f"{cexpr.VIEW_TYPES[t_type.dtype.name]}[{', '.join([':'] * (ndim - 1) + ['::1'])}]"
+        lines.append(f"{outs[t]} = np.empty({shape}, dtype=np.{t_type.dtype.name})")
+        lines.append(f"{view} = {outs[t]}" + (".view(np.uint8)" if t_type.dtype == np.bool_
+                                               else ""))
+        views[("out", t)] = view
+    _reduction_inits(rp, n, lines)
+    rows = {}            # view key -> pointer to the current row (unit_inner only)
+    if unit_inner:
+        for key, view in views.items():
+            const = "" if key in rp.inplace_vars or isinstance(key, tuple) else "const "
+            rows[key] = fe.fresh(f"{view}_row", f"{const}{fe.decls[view].split('[')[0]} *"
+                                 .replace("const const ", "const "))
+        body = _loop_body(run, fe, rp, views, outs, lambda key: f"{rows[key]}[{idx[-1]}]")
+    else:
+        body = _loop_body(run, fe, rp, views, outs, ", ".join(idx))
+    row_starts = [f"{rows[key]} = &{view}[{', '.join(idx[:-1] + ['0'])}]"
+                  for key, view in views.items() if key in rows]
+    lines.append("with cython.boundscheck(False), cython.wraparound(False):")
+    if ndim == 1:
+        lines += ["    " + line for line in row_starts]
+    if rp.serial:
+        lines.append("    with nogil:")
+        lines.append(f"        for {idx[0]} in range({dims[0]}):")
+        depth = "        "
+    else:
+        threads = f"(_astjax_num_threads if {n} >= {PARALLEL_MIN} else 1)"
+        lines.append(f"    for {idx[0]} in prange({dims[0]}, nogil=True, schedule='static', "
+                     f"num_threads={threads}):")
+        depth = "    "
+    for k in range(1, ndim):
+        depth += "    "
+        if k == ndim - 1:
+            lines += [depth + line for line in row_starts]
+        lines.append(f"{depth}for {idx[k]} in range({dims[k]}):")
+    depth += "    "
+    lines += [depth + line for line in body]
+    _finish(run, fe, rp, n, outs, lines, out, pad)
 
 
 CHUNK = 1024
@@ -309,3 +546,154 @@ def _last_assignment(run, target):
         if s.targets[0].id == target:
             last = s
     return last
+
+
+# ----------------------------------------------------------------------------- axis reductions
+
+AXIS_BLOCK = 256      # fewest columns per task when a leading or middle axis is split
+
+
+def axis_reduction(s, typing):
+    """(rule, x, axis, keepdims) when `s` is `r = np.sum(x, axis=k)` (or mean, max, min, prod,
+    keepdims allowed) over a C-contiguous array that C code can reduce; else None."""
+    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Call)):
+        return None
+    prim, rule = cexpr.rule_of(prim_key(s.value, typing.fn.helpers))
+    if not (isinstance(rule, dict) and "reduce" in rule):
+        return None
+    bound = bind(prim, s.value)
+    x_t = typing.type_of(bound["x"])
+    axis, keepdims = bound.get("axis"), bound.get("keepdims")
+    for param, atom in bound.items():
+        if param not in ("x", "axis", "keepdims") and not cexpr._is_default(prim, param, atom):
+            return None
+    if not (is_c_array(x_t) and x_t.layout == "C" and x_t.ndim >= 1):
+        return None
+    axis_t = typing.type_of(axis) if axis is not None else None
+    if not (isinstance(axis_t, cexpr.Scalar) and axis_t.dtype.kind in "iu"):
+        return None
+    if keepdims is not None and not (isinstance(keepdims, gast.Constant)
+                                     and isinstance(keepdims.value, bool)):
+        return None
+    target_t, op_t = typing.vars.get(s.targets[0].id), typing.op_type(s.value)
+    if not (is_c_array(op_t) and op_t == target_t and op_t.dtype.kind in "iuf"):
+        return None
+    return rule, bound["x"], axis, bool(keepdims and keepdims.value)
+
+
+def emit_axis_reduction(s, fe, out, pad):
+    """`r = np.sum(x, axis=k)` as C: x is viewed as (outer, reduced, inner). Rows of the last
+    axis reduce into one C accumulator each (float64 sums in vectorized lanes); a leading or
+    middle axis accumulates whole rows into the output, in blocks of columns — NumPy's own
+    order. Tasks (rows, or blocks of columns) run on the threads. Returns False when s is
+    not such a reduction."""
+    found = axis_reduction(s, fe.typing)
+    if found is None:
+        return False
+    rule, x, axis, keepdims = found
+    typing = fe.typing
+    target = s.targets[0].id
+    x_t = typing.type_of(x)
+    result = typing.vars[target].dtype
+    xs = fe.py_atom(x)
+    lead, red, inner = (fe.fresh(h, "Py_ssize_t") for h in ("_outer", "_red", "_inner"))
+    k, j, c, t, nb, j0, j1 = (fe.fresh(h, "Py_ssize_t")
+                              for h in ("_k", "_j", "_c", "_t", "_nb", "_j0", "_j1"))
+    xv = fe.fresh(f"_{target}_in")
+    fe.decls[xv] = f"const {cexpr.VIEW_TYPES[x_t.dtype.name]}[:, :, ::1]"
+    ov = fe.fresh(f"_{target}_o")
+    fe.decls[ov] = f"{cexpr.VIEW_TYPES[result.name]}[:, ::1]"
+    res = fe.fresh(f"_{target}_out")
+    a = fe.fresh("_axis", "Py_ssize_t")
+    out_shape = f"{xs}.shape[:{a}] + {'(1,) + ' if keepdims else ''}{xs}.shape[{a} + 1:]"
+    lines = [f"{a} = _astjax_axis({fe.c_or_py(axis)}, {x_t.ndim})",
+             f"{lead} = math.prod({xs}.shape[:{a}])", f"{red} = {xs}.shape[{a}]",
+             f"{inner} = math.prod({xs}.shape[{a} + 1:])",
+             f"{res} = np.empty({out_shape}, dtype=np.{result.name})",
+             f"{xv} = {xs}.reshape({lead}, {red}, {inner})" +
+             (".view(np.uint8)" if x_t.dtype == np.bool_ else ""),
+             f"{ov} = {res}.reshape({lead}, {inner})"]
+    decls = fe.module.decls
+    init = rule["init"]
+    row_acc = np.dtype(np.float64) if result.kind == "f" and init not in (
+        "lowest", "highest") else result
+    inits = {}
+    for dtype in {row_acc, result}:
+        name = fe.fresh("_init", c_type(dtype))
+        inits[dtype] = name
+        if init in ("lowest", "highest"):
+            sign = "-" if init == "lowest" else ""
+            value = f"{sign}np.inf" if dtype.kind == "f" else repr(
+                int(np.iinfo(dtype).min if init == "lowest" else np.iinfo(dtype).max))
+            lines.append(f"{name} = {value}")
+        else:
+            lines.append(f"{name} = {init}")
+    if init in ("lowest", "highest"):
+        word = "maximum" if init == "lowest" else "minimum"
+        lines.append(f"if {red} == 0 and {lead} * {inner} > 0:")
+        lines.append(f"    raise ValueError('zero-size array to reduction operation {word} "
+                     f"which has no identity')")
+
+    def step(acc, item, dtype):
+        value = cexpr._cast(item, x_t.dtype, dtype)
+        return cexpr._render(parse_expr(rule["reduce"]), {"acc": acc, "x": value}, dtype, decls)
+
+    def finish(acc, dtype):
+        if "finish" not in rule:
+            return acc
+        return cexpr._render(parse_expr(rule["finish"]), {"acc": acc, "n": f"<{c_type(dtype)}>"
+                                                          f"{red}"}, dtype, decls)
+
+    acc = fe.fresh("_acc", c_type(row_acc))
+    threads = f"(_astjax_num_threads if {lead} * {red} * {inner} >= {PARALLEL_MIN} else 1)"
+    lines.append("with cython.boundscheck(False), cython.wraparound(False):")
+    lines.append(f"    if {inner} == 1:        # the last axis: one accumulator per row")
+    lines.append(f"        for {k} in prange({lead}, nogil=True, schedule='static', "
+                 f"num_threads={threads}):")
+    if rule["reduce"] == "acc + x" and x_t.dtype == np.float64 and row_acc == np.float64 \
+            and init == "0":
+        summer = decls.raw("astjax_sum_float64",
+                           "double astjax_sum_float64(const double *p, Py_ssize_t n)")
+        lines.append(f"            {acc} = {summer}(&{xv}[{k}, 0, 0], {red}) if {red} > 0 "
+                     f"else 0")
+    elif init in ("lowest", "highest") and x_t.dtype == result:
+        family = "astjax_max_row" if init == "lowest" else "astjax_min_row"
+        ctype = c_type(result)
+        lanes = decls.raw(f"{family}_{result.name}", f"{ctype} {family}_{result.name}("
+                          f"const {ctype} *p, Py_ssize_t n, {ctype} init)")
+        lines.append(f"            {acc} = {lanes}(&{xv}[{k}, 0, 0], {red}, {inits[row_acc]})")
+    else:
+        lines.append(f"            {acc} = {inits[row_acc]}")
+        lines.append(f"            for {j} in range({red}):")
+        lines.append(f"                {acc} = {step(acc, f'{xv}[{k}, {j}, 0]', row_acc)}")
+    lines.append(f"            {ov}[{k}, 0] = <{c_type(result)}>({finish(acc, row_acc)})")
+    lines.append("    else:                  # a leading or middle axis: rows into the output")
+    used, bs = fe.fresh("_threads", "int"), fe.fresh("_bs", "Py_ssize_t")
+    lines.append(f"        {used} = {threads}")
+    lines.append(f"        {bs} = {inner} if {lead} >= {used} else max({AXIS_BLOCK}, "
+                 f"({inner} + {used} - 1) // {used})    # whole rows stream best")
+    lines.append(f"        {nb} = ({inner} + {bs} - 1) // {bs}")
+    lines.append(f"        for {t} in prange({lead} * {nb}, nogil=True, schedule='static', "
+                 f"num_threads={used}):")
+    lines.append(f"            {k} = {t} // {nb}")
+    lines.append(f"            {j0} = ({t} % {nb}) * {bs}")
+    lines.append(f"            {j1} = min({j0} + {bs}, {inner})")
+    orow = fe.fresh("_orow", f"{c_type(result)} *")
+    xrow = fe.fresh("_xrow", f"const {cexpr.VIEW_TYPES[x_t.dtype.name]} *")
+    lines.append(f"            {orow} = &{ov}[{k}, 0]")
+    lines.append(f"            for {c} in range({j0}, {j1}):")
+    lines.append(f"                {orow}[{c}] = {inits[result]}")
+    lines.append(f"            for {j} in range({red}):")
+    lines.append(f"                {xrow} = &{xv}[{k}, {j}, 0]")
+    lines.append(f"                for {c} in range({j0}, {j1}):")
+    lines.append(f"                    {orow}[{c}] = "
+                 f"{step(f'{orow}[{c}]', f'{xrow}[{c}]', result)}")
+    if "finish" in rule:
+        lines.append(f"            for {c} in range({j0}, {j1}):")
+        lines.append(f"                {orow}[{c}] = {finish(f'{orow}[{c}]', result)}")
+    lines.append(f"{fe.py_name(target)} = {res}")
+    out += [pad + line for line in lines]
+    fe.rebind(target, out, pad)
+    fe.note(s, "C", "reduction over an axis")
+    return True

@@ -44,9 +44,74 @@ def reverse_mode():
     print(astjax.source(dfdx))
 
 
+# ---- forward mode, Jacobians, Hessians, composition to any order -------------------------------
+
+def mapping(v):
+    return np.array([v[0] * v[0], v[1] * v[2]])
+
+
+def forward_mode():
+    print("== forward mode, Jacobians and higher order ==")
+    d3 = astjax.grad(astjax.grad(astjax.grad(sum_logistic)))
+    show("grad(grad(grad(sum_logistic)))(1.0)", d3(1.0))
+    d3_cube = astjax.grad(astjax.grad(astjax.grad(rectified_cube)))
+    show("third derivative of rectified_cube, 0.5..4", [d3_cube(x) for x in (0.5, 1.0, 2.0, 4.0)])
+    show("jacfwd(mapping)([4., 5., 9.])", astjax.jacfwd(mapping)(np.array([4.0, 5.0, 9.0])))
+    show("jacfwd(np.exp)(arange(3.))", astjax.jacfwd(np.exp)(np.arange(3.0)))
+    hess = astjax.hessian(sum_logistic)
+    show("hessian(sum_logistic)(arange(3.))", hess(np.arange(3.0)))
+    show("jvp(sum_logistic, (arange(3.),), (ones(3),))",
+         astjax.jvp(sum_logistic, (np.arange(3.0),), (np.ones(3),)))
+    print()
+    print("The generated Hessian of sum_logistic is jacfwd over the generated jacrev "
+          "(forward-over-reverse).")
+    print("Its entry, and the tangent of the generated reverse sweep:")
+    functions = astjax.source(hess).split("\n\n\n")
+    print("\n\n".join(f for f in functions if f.startswith(("def jacfwd_", "def sum_logistic_bwd_jvp"))))
+    print()
+
+
+# ---- batching seeds ------------------------------------------------------------------------------
+
+def square(x):
+    return np.sum(x ** 2)
+
+
+mat = np.random.default_rng(0).standard_normal((150, 100))
+
+
+def apply_matrix(v):
+    return np.dot(mat, v)
+
+
+def leaky(x):
+    """A branch on a per-example value: vmap turns it into a select."""
+    if np.sum(x) > 0:
+        return x * 2.0
+    return x * 0.1
+
+
+def batching():
+    print("== batching: vmap ==")
+    show("vmap(square)(arange(100).reshape(10, 10))",
+         astjax.vmap(square)(np.arange(100).reshape(10, 10)))
+    batched_x = np.random.default_rng(1).standard_normal((10, 100))
+    batched = astjax.vmap(apply_matrix)
+    show("vmap(apply_matrix)(x) == x @ mat.T", np.allclose(batched(batched_x),
+                                                           batched_x @ mat.T))
+    show("vmap(leaky)(...)", astjax.vmap(leaky)(np.array([[1.0, 2.0], [-3.0, 1.0]])))
+    print()
+    print("The generated batched apply_matrix: one matrix product for the batch:")
+    print(astjax.source(batched))
+    print("A per-example branch becomes np.where over both branches:")
+    print(astjax.source(astjax.vmap(leaky)))
+
+
 def main():
     np.set_printoptions(precision=8)
     reverse_mode()
+    forward_mode()
+    batching()
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def plain(x):
 RUN_DEMO = '''\
 import json, shutil, sys, warnings
 import numpy as np
-from astjax import aot
+from astjax import prebuilt
 from astjax.jit import explain
 import demo_pkg
 
@@ -68,7 +68,7 @@ assert r32.dtype == np.float32 and np.allclose(r32, ref(x32), rtol=1e-6)
 assert np.allclose(r64, ref(x64[::2])) and np.allclose(rc, ref(x64)) and t == 14.0
 print(json.dumps({
     "compiler": [shutil.which("gcc"), shutil.which("cc")],
-    "loaded": sorted(p.signature for p in aot.loaded()),
+    "loaded": sorted(p.signature for p in prebuilt.loaded()),
     "warnings": [str(w.message) for w in caught],
     "explain": str(explain(demo_pkg.selu)),
 }))
@@ -131,7 +131,7 @@ def test_build_writes_artifacts_beside_the_module(built):
     where, proc = built
     out = proc.stdout
     assert "found 3 jit function(s) in 1 module(s)" in out
-    assert "not_declared declares no signatures, skipped" in out
+    assert "not_declared declares no signatures" in out
     assert re.search(r"\[\d/3\] (built|cached) +demo_pkg/kernels.py:selu\(float32\[::1\]\)", out)
     assert "built 3 of 3 extension(s)" in out
     folder = where / "demo_pkg" / "__astjax__"
@@ -198,6 +198,21 @@ def test_changed_global_constant_makes_artifact_stale(built, tmp_path):
     assert "PrebuiltWarning" in proc.stderr and "stale" in proc.stderr
 
 
+def test_corrupt_artifact_is_ignored_with_a_warning(built, tmp_path):
+    where = copy_project(built, tmp_path)
+    folder = where / "demo_pkg" / "__astjax__"
+    manifest = json.loads((folder / "demo_pkg.kernels.json").read_text())
+    so = folder / manifest["functions"]["total"][0]["file"]
+    so.write_bytes(so.read_bytes()[: so.stat().st_size // 2])      # truncated
+    env = no_compiler_env(tmp_path)
+    proc = subprocess.run([str(Path(env["PATH"]) / "python"), "-W", "always", "-c",
+                           "import numpy as np, demo_pkg\n"
+                           "print(demo_pkg.total(np.arange(5.0), 4))"],
+                          cwd=where, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "14.0", proc.stderr
+    assert "sha256 mismatch" in proc.stderr and "ignored" in proc.stderr
+
+
 def test_outdir_and_prebuilt_path(built, tmp_path):
     where = copy_project(built, tmp_path)
     shutil.rmtree(where / "demo_pkg" / "__astjax__")
@@ -234,6 +249,14 @@ def test_build_without_decorated_functions(tmp_path):
     (tmp_path / "plain.py").write_text("import numpy as np\n\ndef f(x):\n    return x\n")
     proc = run("build", "plain.py", cwd=tmp_path, check=1)
     assert "no @astjax.jit functions found in plain.py (1 Python files read)" in proc.stderr
+
+
+def test_build_with_nothing_declared(tmp_path):
+    (tmp_path / "undeclared.py").write_text(
+        "import astjax\n\n@astjax.jit\ndef f(x):\n    return x\n")
+    proc = run("build", "undeclared.py", cwd=tmp_path, check=1)
+    assert "nothing to build: no jit function declares signatures" in proc.stderr
+    assert "undeclared.py:4: f declares no signatures" in proc.stderr
 
 
 def test_build_syntax_error_names_file_and_line(tmp_path):
@@ -293,6 +316,16 @@ def test_show_grad_with_argnums(tmp_path):
     assert "# loss.py:4: return np.sum(np.tanh(x * w))" in proc.stdout
     both = run("show", "loss.py:loss", "-t", "grad", "--argnums", "0,1", cwd=tmp_path, check=0)
     assert "w.r.t. w, x" in both.stdout
+
+
+def test_show_vmap_with_in_axes(tmp_path):
+    (tmp_path / "v.py").write_text("import numpy as np\n\ndef f(x, w):\n"
+                                   "    return np.dot(x, w)\n")
+    proc = run("show", "v.py:f", "-t", "vmap", "--in-axes", "0,None", cwd=tmp_path, check=0)
+    assert proc.stdout.startswith("def vmap_f(x, w):")
+    assert "# v.py:4: return np.dot(x, w)" in proc.stdout
+    bad = run("show", "v.py:f", "-t", "vmap", "--in-axes", "0,x", cwd=tmp_path, check=2)
+    assert "expected integers or None" in bad.stderr
 
 
 def test_show_vjp_needs_a_signature(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import astjax
-from astjax import annotate, cli, discover, highlight
+from astjax import annotate, cli, discover, highlight, prebuilt
 from astjax.signatures import (SignatureError, declared_signatures, parse_signature,
                                signature_of_args, to_types)
 
@@ -119,6 +119,43 @@ def test_bad_annotation_names_function_and_parameter():
     with pytest.raises(SignatureError) as info:
         declared_signatures(ns["f"])
     assert "f(y: 'flot32[:]')" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- prebuilt checks
+
+def test_prebuilt_fits_strided_entries_and_keeps_scalars_exact():
+    fits = lambda built, call: prebuilt._fits(parse_signature(built), parse_signature(call))
+    assert fits("(float64[:], float)", "(float64[::1], float)")       # [:] takes contiguous
+    assert not fits("(float64[::1], float)", "(float64[:], float)")   # not the other way
+    assert not fits("(float64[:], float)", "(float64[:], float64)")   # weak != strong
+    assert not fits("(float64[:])", "(float32[:])") and not fits("(float64[:])", "(float64[:, :])")
+    assert not prebuilt._fits(None, parse_signature("(float64[:])"))
+
+
+def test_prebuilt_environment_checks():
+    here = prebuilt.environment()
+    assert prebuilt._incompatibility(here) is None
+    assert "another NumPy major version" in prebuilt._incompatibility(
+        {**here, "numpy_major": "1"})
+    native = prebuilt.environment("native")
+    assert prebuilt._incompatibility(native) is None
+    assert "another CPU (built with --march native)" in prebuilt._incompatibility(
+        {**native, "cpu": "0123456789abcdef"})
+
+
+def test_source_and_pyx_hashes_ignore_comments_and_lines(tmp_path):
+    def function_in(name, text):
+        (tmp_path / f"{name}.py").write_text(text)
+        return discover.import_path(tmp_path / f"{name}.py").hashed
+
+    base = function_in("h1", "def hashed(x, y=2.0):\n    return x * y\n")
+    moved = function_in("h2", "\n\n# hi\ndef hashed(x, y=2.0):\n    # a comment\n"
+                              "    return x * y  # and another\n")
+    changed = function_in("h3", "def hashed(x, y=3.0):\n    return x * y\n")
+    assert prebuilt.source_hash(base) == prebuilt.source_hash(moved) is not None
+    assert prebuilt.source_hash(base) != prebuilt.source_hash(changed)
+    assert prebuilt.pyx_hash("# a.py:3: x\ny = 1\n") == prebuilt.pyx_hash("# a.py:9: x\ny = 1")
+    assert prebuilt.pyx_hash("y = 1") != prebuilt.pyx_hash("y = 2")
 
 
 # ----------------------------------------------------------------------------- static scan

@@ -307,6 +307,99 @@ def uses_try(x):
         return x
 
 
+# broadcasting between arrays of different shapes or ndims
+
+def bias_rows(x, w, b):
+    return np.tanh(x @ w + b)
+
+
+def col_scale(x, col):
+    return x * col[:, None] - col[:, None]
+
+
+def broadcast_mix(x, y):
+    t = x * y
+    return t + 1.0, np.sum(t * 2.0), np.maximum(t, 0.5) > x
+
+
+def broadcast_dtypes(a, b):
+    return a * b + 1
+
+
+def broadcast_3d(x, y):
+    return x + y * 2.0
+
+
+def strided_plus_row(x, y):
+    xt = x.T
+    return xt * 2.0 + y
+
+
+def broadcast_refused(x, y):
+    return x + y * 2.0
+
+
+# reductions over an axis
+
+def axis_reductions(x):
+    return (np.sum(x, axis=0), np.sum(x, axis=-1), np.mean(x, axis=1, keepdims=True),
+            np.max(x, axis=0), np.min(x, axis=1), np.prod(x, axis=0))
+
+
+def axis_reductions_3d(x):
+    return np.sum(x, axis=1), np.max(x, axis=-1), np.mean(x, axis=0, keepdims=True)
+
+
+def normalize_columns(x):
+    centered = x - np.mean(x, axis=0)
+    return centered / np.sqrt(np.sum(centered * centered, axis=0))
+
+
+# in-place updates (augmented assignments): the caller's arrays change exactly as in NumPy
+
+def decay(x):
+    for i in range(10):
+        x -= 0.1 * x
+    return x
+
+
+def alias_update(x):
+    y = x
+    y += 1.0
+    y *= 2.0
+    return x, y
+
+
+def overlap_update(x):
+    y = x[1:]
+    y += x[:-1]
+    return x
+
+
+def int_inplace(x):
+    x //= 2
+    x += 3
+    return x
+
+
+def broadcast_inplace(x, b):
+    x += b
+    x *= b
+    return x
+
+
+def inplace_then_rebind(x):
+    x -= 1.0
+    x = x * 2.0
+    x += 1.0
+    return x
+
+
+def inplace_int_with_float(x):
+    x += 1.5
+    return x
+
+
 # static arguments
 
 def power_loop(x, n):
@@ -374,6 +467,25 @@ CASES = [
     case(build_list, lambda: (floats(10),)),
     case(uses_try, lambda: (floats(10),), compiled=False),
     case(power_loop, lambda: (floats(100), 3), static=(1,), rtol=1e-15),
+    case(bias_rows, lambda: (floats(40, 30), floats(30, 20), floats(20)), rtol=1e-13),
+    case(col_scale, lambda: (floats(40, 30, **F32), floats(40, **F32))),
+    case(broadcast_mix, lambda: (floats(30, 1), floats(1, 40)), rtol=1e-13),
+    case(broadcast_dtypes, lambda: (ints(20, 1, dtype=np.int32), floats(7, **F32))),
+    case(broadcast_3d, lambda: (floats(4, 1, 5), floats(3, 1))),
+    case(strided_plus_row, lambda: (floats(30, 20), floats(30))),
+    case(broadcast_refused, lambda: (floats(3, 4), floats(4))),
+    case(axis_reductions, lambda: (floats(50, 30),), rtol=1e-13),
+    case(axis_reductions, lambda: (floats(50, 1000, **F32),), rtol=1e-5),
+    case(axis_reductions, lambda: (ints(40, 7, lo=-3, hi=4, dtype=np.int32),)),
+    case(axis_reductions_3d, lambda: (floats(5, 6, 7),), rtol=1e-13),
+    case(axis_reductions_3d, lambda: (ints(5, 6, 7),)),
+    case(normalize_columns, lambda: (floats(200, 30),), rtol=1e-12),
+    case(decay, lambda: (floats(300, 300, **F32),)),
+    case(alias_update, lambda: (floats(100),)),
+    case(overlap_update, lambda: (floats(100),)),
+    case(int_inplace, lambda: (ints(50, 20),)),
+    case(broadcast_inplace, lambda: (floats(40, 30), floats(30))),
+    case(inplace_then_rebind, lambda: (floats(100),)),
 ]
 
 
@@ -387,7 +499,7 @@ def compiled():
     jitted = {}
     for param in CASES:
         fn, make_args, _, _, _, static, = param.values
-        jf = jit(fn, background=True, static_argnums=static)
+        jf = jitted.get(fn.__name__) or jit(fn, background=True, static_argnums=static)
         with np.errstate(all="ignore"):
             jf(*copies(make_args()))            # starts the build; NumPy answers meanwhile
         jitted[fn.__name__] = jf
@@ -420,12 +532,44 @@ def assert_same(got, want, rtol, atol):
 def test_matches_numpy(compiled, fn, make_args, rtol, atol, expect_compiled, static):
     jf = compiled[fn.__name__]
     args = make_args()
+    mine, theirs = copies(args), copies(args)
     with np.errstate(all="ignore"):
-        want = fn(*copies(args))
-        got = jf(*copies(args))
+        want = fn(*theirs)
+        got = jf(*mine)
     spec = jf.last
     assert (spec.status == "compiled") == expect_compiled, explain(jf)
     assert_same(got, want, rtol, atol)
+    assert_same(mine, theirs, rtol, atol)      # arguments updated in place as NumPy does
+
+
+def test_broadcast_and_axis_reductions_become_c_loops(compiled):
+    for name in ("bias_rows", "col_scale", "broadcast_mix", "broadcast_3d", "axis_reductions",
+                 "normalize_columns", "decay", "broadcast_inplace"):
+        text = str(explain(compiled[name]))
+        assert "Python (fallback)" not in text, text
+    pyx = compiled["decay"].last.lowered.source
+    assert "np.empty" not in pyx.split("def decay")[1]      # x -= 0.1 * x writes x's buffer
+
+
+def test_broadcast_refused_raises_numpys_error(compiled):
+    x, y = floats(3, 4), floats(5)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        compiled["broadcast_refused"](x, y)
+
+
+def test_inplace_update_keeps_numpy_casting_rules():
+    x = ints(10)
+    with pytest.raises(TypeError, match="Cannot cast ufunc 'add' output"):
+        inplace_int_with_float(x.copy())
+    with pytest.raises(TypeError, match="Cannot cast ufunc 'add' output"):
+        jit(inplace_int_with_float)(x.copy())
+
+
+def test_inplace_update_of_read_only_array_raises(compiled):
+    x = floats(100)
+    x.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        compiled["alias_update"](x)
 
 
 def test_out_of_bounds_index_raises_index_error():

@@ -129,4 +129,39 @@ static inline double astjax_sum_float64(const double *p, ptrdiff_t n) {
     return total;
 }
 
+/* Maximum / minimum of a contiguous row, in 8 independent lanes (vectorizes); NaN
+ * propagates as in NumPy, whatever the order. Used by reductions over the last axis. */
+#define ASTJAX_LANE_EXTREMA(T, name)                                                      \
+static inline T astjax_max_row_##name(const T *p, ptrdiff_t n, T init) {                 \
+    T lane[8] = {init, init, init, init, init, init, init, init};                        \
+    ptrdiff_t i = 0;                                                                      \
+    for (; i + 8 <= n; i += 8)                                                            \
+        for (int k = 0; k < 8; k++) lane[k] = astjax_maximum_##name(lane[k], p[i + k]);   \
+    T acc = init;                                                                         \
+    for (int k = 0; k < 8; k++) acc = astjax_maximum_##name(acc, lane[k]);                \
+    for (; i < n; i++) acc = astjax_maximum_##name(acc, p[i]);                            \
+    return acc;                                                                           \
+}                                                                                         \
+static inline T astjax_min_row_##name(const T *p, ptrdiff_t n, T init) {                 \
+    T lane[8] = {init, init, init, init, init, init, init, init};                        \
+    ptrdiff_t i = 0;                                                                      \
+    for (; i + 8 <= n; i += 8)                                                            \
+        for (int k = 0; k < 8; k++) lane[k] = astjax_minimum_##name(lane[k], p[i + k]);   \
+    T acc = init;                                                                         \
+    for (int k = 0; k < 8; k++) acc = astjax_minimum_##name(acc, lane[k]);                \
+    for (; i < n; i++) acc = astjax_minimum_##name(acc, p[i]);                            \
+    return acc;                                                                           \
+}
+
+ASTJAX_LANE_EXTREMA(float, float32)
+ASTJAX_LANE_EXTREMA(double, float64)
+ASTJAX_LANE_EXTREMA(int8_t, int8)
+ASTJAX_LANE_EXTREMA(int16_t, int16)
+ASTJAX_LANE_EXTREMA(int32_t, int32)
+ASTJAX_LANE_EXTREMA(int64_t, int64)
+ASTJAX_LANE_EXTREMA(uint8_t, uint8)
+ASTJAX_LANE_EXTREMA(uint16_t, uint16)
+ASTJAX_LANE_EXTREMA(uint32_t, uint32)
+ASTJAX_LANE_EXTREMA(uint64_t, uint64)
+
 #endif /* ASTJAX_MATH_H */

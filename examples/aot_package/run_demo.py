@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import astjax
-from astjax import aot
+from astjax import prebuilt
 
 import mathkernels as mk
 
@@ -41,9 +41,9 @@ def main():
               f"(NumPy {numpy_time * 1e3:7.2f} ms)")
     print()
     print("prebuilt extensions in use (from __astjax__/):")
-    for p in aot.loaded():
+    for p in prebuilt.loaded():
         print(f"  {p.signature:<24} {p.path}")
-    if not aot.loaded():
+    if not prebuilt.loaded():
         print("  none: run `python -m astjax build mathkernels` first")
     print()
     print(astjax.explain(mk.softmax_rows))
