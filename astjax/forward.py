@@ -28,6 +28,11 @@ inactive operand's tangent is a symbolic zero, simplified away (``t_x * y + x * 
 through its own ``<helper>_jvp`` specialized to which of its parameters are active; a helper
 that mutates a list argument (the ``_tape`` of generated reverse code) makes that argument
 active too, so forward mode over generated gradients (forward-over-reverse) simply works.
+
+``forward_program(..., many=True)`` makes ``f_jvp_many`` for a list of tangents: the primal
+statements run once and each tangent statement maps over the list
+(``t_exp1 = [t_neg1_k * exp1 for t_neg1_k in t_neg1]``); jacfwd pushes its whole basis
+through it, so a Hessian does not recompute the primal per column.
 """
 import copy
 
@@ -39,11 +44,15 @@ from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
 STRUCTURAL = ("copy", "getitem", "tuple", "list", "dict", "list.pop", "helper", "const")
 
 
-def forward_program(program, wrt_entry):
+def forward_program(program, wrt_entry, many=False):
     """Forward-mode functions for a core program.  ``wrt_entry`` lists the entry parameters
     that get tangents.  Returns (units, entry_name): units are (fdef, env) pairs for
     emit.compile_functions — the ``_jvp`` functions and the plain core function of each helper
-    (for calls that carry no tangent)."""
+    (for calls that carry no tangent).
+
+    ``many=True`` makes ``f_jvp_many(params..., tangent lists...)``: each tangent parameter is
+    a list of K tangents, the primal runs once and every tangent statement maps over the list
+    (``t_y = [t_x_k * y for t_x_k in t_x]``) -- what jacfwd pushes its basis through."""
     mutated = mutated_params(program)
     names = {}
     queue = []
@@ -53,7 +62,7 @@ def forward_program(program, wrt_entry):
         key = (fname, tuple(mask))
         if key not in names:
             core = program.functions[fname]
-            base = f"{fname}_jvp"
+            base = f"{fname}_jvp_many" if many else f"{fname}_jvp"
             if fname != program.entry and not all(mask):
                 base += "_" + "_".join(p for p, a in zip(core.params, mask) if a) if any(mask) \
                     else "_none"
@@ -72,7 +81,7 @@ def forward_program(program, wrt_entry):
     while queue:
         fname, mask = queue.pop(0)
         core = program.functions[fname]
-        fdef, env = _FunctionForward(core, mask, program, request, mutated).build(
+        fdef, env = _FunctionForward(core, mask, program, request, mutated, many).build(
             names[(fname, mask)])
         units.append((fdef, env))
     for fname, core in program.functions.items():
@@ -105,10 +114,31 @@ def mutated_params(program):
                                 hit.add(s.value.args[i].id)
                 elif isinstance(s, gast.Expr) and _is_append(s):
                     hit.add(s.value.func.value.id)
-                new = {params.index(v) for v in hit if v in params} - out[fname]
+                new = {params.index(v) for v in _aliased(core, hit) if v in params} - out[fname]
                 if new:
                     out[fname] |= new
                     changed = True
+    return out
+
+
+def _aliased(core, names):
+    """``names`` and the containers they were read from (``v = c[i]``, ``v = c``): changing v
+    in place changes c."""
+    out = set(names)
+    pairs = [(s.targets[0].id, (s.value.value if isinstance(s.value, gast.Subscript)
+                                else s.value).id)
+             for s in _walk_stmts(core.node.body)
+             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+             and isinstance(s.value.value if isinstance(s.value, gast.Subscript) else s.value,
+                            gast.Name)
+             and isinstance(s.value, (gast.Subscript, gast.Name))]
+    changed = True
+    while changed:
+        changed = False
+        for v, c in pairs:
+            if v in out and c not in out:
+                out.add(c)
+                changed = True
     return out
 
 
@@ -117,8 +147,9 @@ class _Zero:
 
 
 class _FunctionForward:
-    def __init__(self, core, mask, program, request, mutated):
+    def __init__(self, core, mask, program, request, mutated, many=False):
         self.core = core
+        self.many = many
         self.fdef = core.node
         self.helpers = core.helpers
         self.params = core.params
@@ -128,7 +159,8 @@ class _FunctionForward:
         self.mutated = mutated
         self.env = dict(core.env)
         names = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name)}
-        generated = {f"{f}{suffix}" for f in program.functions for suffix in ("", "_jvp")}
+        generated = {f"{f}{suffix}" for f in program.functions
+                     for suffix in ("", "_jvp", "_jvp_many")}
         self.fresh = _Namer(names | set(core.env) | generated | {"np", "math", "_ax"})
         self.tangent_names = {}
         self.temps = set()              # temporaries of tangent expressions
@@ -140,7 +172,9 @@ class _FunctionForward:
 
     # -- analyses -------------------------------------------------------------------------------
     def _activity(self):
-        """Variables that depend on an active parameter (flow-insensitive fixed point)."""
+        """Variables that depend on an active parameter (flow-insensitive fixed point).  A
+        container mutated through an alias (``v = c[i]; v.append(a)``) is active with it."""
+        mutated = self._mutated_vars()
         active = set(self.wrt)
         changed = True
         while changed:
@@ -154,6 +188,11 @@ class _FunctionForward:
                             new.add(target.id)
                             if prim_key(s.value, self.helpers) == "helper":
                                 new |= self._mutated_args(s.value)
+                        source = s.value.value if isinstance(s.value, gast.Subscript) else \
+                            s.value
+                        if target.id in active and target.id in mutated and \
+                                isinstance(source, gast.Name):
+                            new.add(source.id)
                     elif isinstance(target, gast.Subscript) and _is_active_atom(s.value, active):
                         new.add(target.value.id)
                 elif isinstance(s, gast.Expr) and _is_append(s):
@@ -164,6 +203,24 @@ class _FunctionForward:
                     active |= new
                     changed = True
         self.active = active
+
+    def _mutated_vars(self):
+        """Variables changed in place: appended to, popped from, item-written, or passed where
+        a helper mutates its argument."""
+        out = set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Expr) and _is_append(s):
+                out.add(s.value.func.value.id)
+            elif isinstance(s, gast.Assign):
+                t = s.targets[0]
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                    out.add(t.value.id)
+                key = prim_key(s.value, self.helpers)
+                if key == "list.pop":
+                    out.add(s.value.func.value.id)
+                elif key == "helper":
+                    out |= self._mutated_args(s.value)
+        return out
 
     def _mutated_args(self, op):
         callee = dotted_path(op.func)
@@ -234,6 +291,12 @@ class _FunctionForward:
         body = _drop_dead(self.block(self.fdef.body),
                           (set(self.tangent_names.values()) | self.temps) -
                           {self.tan(p) for p in self.wrt})
+        if self.many:
+            from .forward_many import OverTangents
+            body = OverTangents(self).block(body)
+        # a parameter made active inside (through an alias) that the caller gave no tangent
+        late = [p for p in self.params if p in self.active and p not in self.wrt]
+        body = [_stmt(assign(self.tan(p), self._late_zero(p)), self.fdef) for p in late] + body
         args = copy.deepcopy(self.fdef.args)
         args.defaults = []
         args.args += [name(self.tan(p), gast.Param()) for p in self.wrt]
@@ -243,7 +306,17 @@ class _FunctionForward:
         wrt = ", ".join(self.tan(p) for p in self.wrt) or "no tangents"
         fdef.doc = (f"Forward mode of {self.core.name}: (its result, the result's tangent) "
                     f"from the tangents {wrt}.")
+        if self.many:
+            fdef.doc = (f"Forward mode of {self.core.name} for lists of tangents {wrt}: the "
+                        f"primal runs once, each tangent statement maps over the lists.")
         return fdef, self.env
+
+    def _late_zero(self, p):
+        zero = call("_ax.zeros_like", [name(p)])
+        if self.many:
+            count = f"len({self.tan(self.wrt[0])})" if self.wrt else "0"
+            return parse_expr(f"[_ax.zeros_like({p}) for _ in range({count})]")
+        return zero
 
     def block(self, stmts):
         out = []
@@ -430,6 +503,8 @@ class _FunctionForward:
                             ctx=gast.Store())
         node = gast.Assign(targets=[target], value=call(rule_name, args), type_comment=None)
         node.note = f"custom_jvp rule of {custom.__name__}"
+        if self.many:
+            node.custom_rule = True        # _OverTangents calls the rule once per tangent
         return [_stmt(node, s)]
 
     def _capture(self, wanted, value):

@@ -3,9 +3,10 @@
 
 Each builds *generated* source, cached per (function, transformation, argnums), so every
 result can be transformed again: ``jacfwd(jacrev(f))``, ``grad(grad(grad(f)))``,
-``jvp(grad(f), ...)``.  ``jacfwd(f)`` is a generated function that pushes one basis tangent
-per input element through ``f_jvp``; ``jacrev(f)`` runs ``f``'s forward sweep once and its
-reverse sweep once per output element; ``hessian(f)`` is ``jacfwd(jacrev(f))``
+``jvp(grad(f), ...)``.  ``jacfwd(f)`` is a generated function that pushes the basis tangents
+(one per input element) through ``f_jvp_many`` together: the primal runs once, each tangent
+statement maps over the list of tangents; ``jacrev(f)`` runs ``f``'s forward sweep once and
+its reverse sweep once per output element; ``hessian(f)`` is ``jacfwd(jacrev(f))``
 (forward-over-reverse).  Results have JAX's layout: output shape + input shape, pytree of
 outputs holding pytrees of inputs.  A NumPy function (``jacfwd(np.exp)``) is first wrapped in
 a generated one-line function.
@@ -112,25 +113,52 @@ def _jacobian(fun, kind, argnums):
     program = normalize(fn, verb="differentiate")
     params = program.main.params
     nums, single = _argnums_tuple(argnums, len(params), program.entry)
+    wrt = [params[i] for i in nums]
     if kind == "jacfwd":
-        units, entry = forward_program(program, [params[i] for i in nums])
-        text = _jacfwd_source(program, entry, nums, single)
-    else:
-        units = reverse_program(program, [params[i] for i in nums])
-        text = _jacrev_source(program, nums, single, _mutates(program))
-    fdef = _parse_generated(text, program)
-    units = [(fdef, program.main.env)] + units
-    if kind == "jacfwd":
+        units, entry = forward_program(program, wrt, many=True)
+        result = _compile(_jacfwd_source(program, entry, nums, single), units, program, kind)
+        # transformations of jacfwd(f) read an equivalent that pushes one tangent at a time:
+        # the many-tangent code changes per-tangent lists through aliases, which reverse
+        # mode does not follow
+        units, entry = forward_program(program, wrt)
         units.append((program.main.node, program.main.env))
-    functions, source = compile_functions(units, f"{kind}({program.entry})")
-    result = functions[fdef.name]
-    result.__astjax_source__ = source
-    result.__qualname__ = fdef.name
+        result.__astjax_function__ = _compile(
+            _jacfwd_loop_source(program, entry, nums, single), units, program, kind)
+    else:
+        units = reverse_program(program, wrt)
+        result = _compile(_jacrev_source(program, nums, single, _mutates(program)), units,
+                          program, kind)
     _CACHE[key] = result
     return result
 
 
+def _compile(text, units, program, kind):
+    fdef = _parse_generated(text, program)
+    functions, source = compile_functions([(fdef, program.main.env)] + units,
+                                          f"{kind}({program.entry})")
+    result = functions[fdef.name]
+    result.__astjax_source__ = source
+    result.__qualname__ = fdef.name
+    return result
+
+
 def _jacfwd_source(program, jvp_name, nums, single):
+    core = program.main
+    params = core.params
+    fresh = _fresh(params)
+    basis, columns, out, b = (fresh(n) for n in ("basis", "columns", "out", "b"))
+    wrt = params[nums[0]] if single else "(" + ", ".join(params[i] for i in nums) + ",)"
+    tangents = basis if single else \
+        ", ".join(f"[{b}[{j}] for {b} in {basis}]" for j in range(len(nums)))
+    return f'''def jacfwd_{core.name}({", ".join(params)}):
+    """Jacobian of {core.name} w.r.t. {_names(params, nums)} by forward mode: the basis tangents of {_names(params, nums)} pushed through {core.name} together."""
+    {basis} = _ax.unit_basis({wrt})
+    {out}, {columns} = {jvp_name}({", ".join(params)}, {tangents})
+    return _ax.jacobian({columns}, {out}, {wrt}, 'cols')
+'''
+
+
+def _jacfwd_loop_source(program, jvp_name, nums, single):
     core = program.main
     params = core.params
     fresh = _fresh(params)

@@ -197,6 +197,15 @@ class _FunctionReverse:
                 key = dotted_path(s.value.func)
                 args = s.value.args if key == "_ax.seq_acc" else s.value.args[:1]
                 out |= {a.id for a in args if isinstance(a, gast.Name)}
+            # operands whose rule gives a list-valued cotangent (a Jacobian's parts, the
+            # pieces of a concatenation, ...)
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call):
+                out |= self._seq_cotangent_operands(s.value)
+            # in code astjax generated (a gradient differentiated again), items read out of
+            # tapes and results of helpers may be lists themselves
+            if self.core.filename.startswith("<astjax") and isinstance(s, gast.Assign) and \
+                    isinstance(s.targets[0], gast.Name) and _may_hold_list(s.value):
+                out.add(s.targets[0].id)
         # and copies of them (``g_lst_1 = d_lst``), both ways
         copies = [(s.targets[0].id, s.value.id) for s in _walk_stmts(self.fdef.body)
                   if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -208,6 +217,22 @@ class _FunctionReverse:
                 if (a in out) != (b in out):
                     out |= {a, b}
                     changed = True
+        return out
+
+    def _seq_cotangent_operands(self, op):
+        prim = primitives.lookup(prim_key(op, self.helpers))
+        if prim is None or not prim.vjp:
+            return set()
+        try:
+            bound = bind(prim, op)
+        except TypeError:
+            return set()
+        out = set()
+        for param, template in prim.vjp.items():
+            head = template.split("(", 1)[0].strip()
+            atom = bound.get(param)
+            if head in _SEQ_RESULTS and isinstance(atom, gast.Name):
+                out.add(atom.id)
         return out
 
     def _owned(self):
@@ -708,6 +733,21 @@ class _FunctionReverse:
 
 
 # ---- small helpers ----------------------------------------------------------------------------
+
+def _may_hold_list(op):
+    """Whether a value astjax generated may be a list (anything but arithmetic and NumPy)."""
+    if isinstance(op, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
+        return False
+    if isinstance(op, gast.Call):
+        return not (dotted_path(op.func) or "").startswith(("np.", "math."))
+    return True
+
+
+# rule results that may be lists: the cotangent of a list-valued operand
+_SEQ_RESULTS = ("_ax.jacobian_vjp", "_ax.split_like", "_ax.unstack", "_ax.seq_pop_vjp",
+                "_ax.seq_head", "_ax.seq_put", "_ax.seq_like", "_ax.einsum_vjp_operands",
+                "_ax.einsum_jvp_vjp", "_ax.take_slot_vjp", "_ax.finalize_vjp", "_ax.array_vjp",
+                "_ax.getitem_vjp", "_ax.seq_pop", "_ax.take_slot", "_ax.none_to_zero")
 
 # runtime helpers whose first argument is an adjoint that may be a list (of a list or tuple)
 _SEQ_HELPERS = ("_ax.seq_pop", "_ax.seq_push", "_ax.seq_acc", "_ax.seq_item", "_ax.seq_add",

@@ -193,6 +193,8 @@ def main():
     started = time.perf_counter()
     cache.load_or_build(fresh_kernel(time.time_ns()), "bench_cold")
     print(f"  cold build of a tiny kernel in this process: {time.perf_counter() - started:.2f} s")
+    print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (parallel "
+          "loops wait for a busy core: rerun on a quiet machine if it rose)")
 
 
 if __name__ == "__main__":
