@@ -53,7 +53,9 @@ from .batching_values import (DYN, NONE, SCALAR, Arg, BatchingWarning, CannotBat
 from .batching_flow import (_assigned, _at, _drop_dead, _is_break, _item_written, _liveness,
                             _reads)
 from .batching_loops import LoopBatcher
-from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
+from .core import Namer as _Namer, bind, dotted_path, prim_key
+from .normalize import ExprNormalizer
+from .core import flat as _flat
 
 TAPE_PREFIX = "_tape"
 _NOVALUE = object()
@@ -832,7 +834,7 @@ def _is_append(s):
 
 def _is_core(op):
     """Is ``op`` already one core operation over atoms (nothing to normalize)?"""
-    from .normalize import index_atoms, is_atom
+    from .core import index_atoms, is_atom
     if is_atom(op):
         return True
     if isinstance(op, gast.Call):
@@ -858,12 +860,6 @@ def _is_newaxis(node):
     return dotted_path(node) in ("np.newaxis",)
 
 
-def _flat(values):
-    for v in values:
-        if isinstance(v, list):
-            yield from v
-        else:
-            yield v
 
 
 def _unbatch(info):

@@ -5,7 +5,7 @@ assignments nothing reads (dropped, so merged-away flags do not clutter the outp
 import copy
 
 from ._syntax import gast
-from .normalize import dotted_path
+from .core import dotted_path
 
 def _liveness(body):
     """Variables live after each compound statement, and at each loop's head."""

@@ -25,6 +25,7 @@ then loops over the batch for that one operation, with a warning).  Where a rank
 import copy
 import string
 
+from .core import flat as _flat
 from ._syntax import const, gast, parse_expr
 from .batching_values import SCALAR, Lst, Tup, Val, is_batched, is_none
 
@@ -134,7 +135,7 @@ def value_of(b, a):
         vals = [value_of(b, e) for e in node.elts]
         return _NOCONST if any(v is _NOCONST for v in vals) else tuple(vals)
     if isinstance(node, gast.Attribute):
-        from .normalize import dotted_path
+        from .core import dotted_path
         if dotted_path(node) == "np.newaxis":
             return None
         return _NOCONST
@@ -794,12 +795,6 @@ def type_arg(arrays, rank):
     return Arg(arrays.node, Val(True, rank))
 
 
-def _flat(values):
-    for v in values:
-        if isinstance(v, list):
-            yield from v
-        else:
-            yield v
 
 
 # the rules of indexing and of astjax's runtime helpers live next door; importing them

@@ -39,7 +39,9 @@ import copy
 from . import primitives
 from ._syntax import assign, call, const, gast, name, parse_expr
 from .errors import NoRuleError, UnsupportedError
-from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
+from .core import Namer as _Namer, bind, dotted_path, prim_key
+from .normalize import ExprNormalizer
+from .core import as_expr as _as_expr, is_append as _is_append, names_read as _names, with_origin as _stmt, text_of as _text, walk_stmts as _walk_stmts, where_of as _where
 
 STRUCTURAL = ("copy", "getitem", "tuple", "list", "dict", "list.pop", "helper", "const")
 
@@ -798,46 +800,19 @@ def _is_active_atom(atom, active):
 
 
 def _operand_atoms(op):
-    from .normalize import operands
+    from .core import operands
     return operands(op)
 
 
-def _as_expr(v):
-    from .reverse import _as_expr as as_expr
-    return as_expr(v)
 
 
-def _names(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)}
 
 
-def _walk_stmts(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, gast.If):
-            yield from _walk_stmts(s.body)
-            yield from _walk_stmts(s.orelse)
-        elif isinstance(s, (gast.For, gast.While)):
-            yield from _walk_stmts(s.body)
 
 
-def _is_append(s):
-    v = s.value
-    return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
-        v.func.attr == "append" and isinstance(v.func.value, gast.Name)
 
 
-def _stmt(node, like):
-    node.origin = getattr(like, "origin", None)
-    return node
 
 
-def _where(node):
-    origin = getattr(node, "origin", None)
-    return (origin.filename, origin.lineno) if origin else None
 
 
-def _text(node):
-    origin = getattr(node, "origin", None)
-    return origin.text if origin else None

@@ -27,6 +27,7 @@ one-tangent-at-a-time equivalent instead (higher.py).
 import copy
 
 from ._syntax import assign, gast, parse, parse_expr, to_source
+from .core import with_origin as _stmt
 
 
 class OverTangents:
@@ -130,6 +131,3 @@ class OverTangents:
                         _stmt(assign(t_y, parse_expr(f"[pair[1] for pair in {pairs}]")), s)]
 
 
-def _stmt(node, like):
-    node.origin = getattr(like, "origin", None)
-    return node

@@ -61,27 +61,21 @@ so control leaves a loop only at its end and the function only at its end.  Ever
 keeps the ``origin`` (file, line, text) of the user line it came from.  ``prim_key`` names
 the rule-table entry of any op.
 """
-import builtins
 import inspect
 import math
 import os
 import sysconfig
 import types
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import primitives
-from ._syntax import assign, call, const, dotted, gast, name, parse_expr
-from .errors import NoRuleError, SourceError, UnsupportedError, where_of
+from ._syntax import assign, call, const, dotted, gast, name
+from .core import BINOPS, CMPOPS, CoreFunction, Namer as _Namer, Program, bind, is_atom, prim_key
+from .core import dotted_path, operands  # noqa: F401  (re-exported for codegen)
+from .errors import NoRuleError, SourceError, UnsupportedError
 from .frontend import parse_function
 
-BINOPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
-          gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
-          gast.BitAnd: "and_", gast.BitOr: "or_", gast.BitXor: "xor"}
-UNARYOPS = {gast.USub: "neg", gast.UAdd: "pos", gast.Not: "not_", gast.Invert: "invert"}
-CMPOPS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
-          gast.NotEq: "ne"}
 
 # array methods and attributes -> the NumPy function they mean (receiver first)
 METHODS = {m: f"np.{m}" for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum",
@@ -95,28 +89,8 @@ ATTRIBUTES = {"T": "np.transpose", "shape": "np.shape", "ndim": "np.ndim", "size
 BUILTIN_AS = {"abs": "np.abs", "sum": "np.sum"}
 
 
-@dataclass
-class CoreFunction:
-    name: str                 # its name in generated code
-    node: object              # gast.FunctionDef in core form
-    fn: object                # the user's function
-    filename: str
-    env: dict = field(default_factory=dict)       # captured name -> value
-    helpers: dict = field(default_factory=dict)   # called name -> CoreFunction name
-
-    @property
-    def params(self):
-        return [a.id for a in self.node.args.args]
 
 
-@dataclass
-class Program:
-    entry: str
-    functions: dict           # name -> CoreFunction, entry first
-
-    @property
-    def main(self):
-        return self.functions[self.entry]
 
 
 def normalize(fn, verb="transform"):
@@ -151,133 +125,18 @@ def normalize(fn, verb="transform"):
     return Program(entry=entry, functions=functions)
 
 
-def prim_key(op, helpers=()):
-    """The rule-table key of a core op ('np.exp', 'mul', 'getitem', 'helper', ...)."""
-    if isinstance(op, gast.BinOp):
-        return BINOPS[type(op.op)]
-    if isinstance(op, gast.UnaryOp):
-        return UNARYOPS[type(op.op)]
-    if isinstance(op, gast.Compare):
-        return CMPOPS.get(type(op.ops[0]), "is")
-    if isinstance(op, gast.Subscript):
-        return "getitem"
-    if isinstance(op, gast.Tuple):
-        return "tuple"
-    if isinstance(op, gast.List):
-        return "list"
-    if isinstance(op, gast.Dict):
-        return "dict"
-    if isinstance(op, gast.Name):
-        return "copy"
-    if isinstance(op, (gast.Constant, gast.Attribute)):
-        return "const"
-    if isinstance(op, gast.Call):
-        if isinstance(op.func, gast.Attribute) and op.func.attr == "pop" and not op.args \
-                and isinstance(op.func.value, gast.Name) and op.func.value.id not in _MODULE_NAMES:
-            return "list.pop"
-        path = dotted_path(op.func)
-        if path in helpers:
-            return "helper"
-        return primitives.ALIASES.get(path, path)
-    raise TypeError(f"not a core op: {op!r}")
 
 
-def operands(op):
-    """The atoms an op reads, in order (for calls: positional args, then keyword values)."""
-    if isinstance(op, gast.BinOp):
-        return [op.left, op.right]
-    if isinstance(op, gast.UnaryOp):
-        return [op.operand]
-    if isinstance(op, gast.Compare):
-        return [op.left, op.comparators[0]]
-    if isinstance(op, gast.Subscript):
-        return [op.value] + index_atoms(op.slice)
-    if isinstance(op, (gast.Tuple, gast.List)):
-        return list(op.elts)
-    if isinstance(op, gast.Dict):
-        return list(op.values)
-    if isinstance(op, gast.Call):
-        return list(op.args) + [k.value for k in op.keywords]
-    return [op]
 
 
-def index_atoms(index):
-    if isinstance(index, gast.Tuple):
-        return [a for e in index.elts for a in index_atoms(e)]
-    if isinstance(index, gast.Slice):
-        return [p for p in (index.lower, index.upper, index.step) if p is not None]
-    return [index]
 
 
-def bind(prim, op):
-    """Map a primitive's parameter names to the atoms of a call (defaults as constants).
-    A ``*param`` maps to the list of the remaining positional atoms."""
-    if isinstance(op, gast.Call):
-        args, kws = list(op.args), {k.arg: k.value for k in op.keywords}
-    elif isinstance(op, gast.Subscript):
-        args, kws = [op.value, op.slice], {}
-    else:
-        args, kws = operands(op), {}
-    bound = {}
-    params = list(prim.params)
-    if prim.varargs:
-        bound[params[0]] = args
-        params, args = params[1:], []
-        if prim.key in ("np.einsum",):
-            bound["subscripts"] = op.args[0]
-            bound[prim.params[0]] = list(op.args[1:])
-            params = [p for p in params if p != "subscripts"]
-    for p, a in zip(params, args):
-        bound[p] = a
-    for p in params[len(args):]:
-        if p in kws:
-            bound[p] = kws.pop(p)
-        elif p in prim.defaults:
-            bound[p] = const(prim.defaults[p])
-        else:
-            raise TypeError(f"missing argument '{p}' of {prim.key}")
-    if len(args) > len(params) or kws:
-        raise TypeError(f"unexpected arguments to {prim.key}")
-    return bound
 
 
-def dotted_path(node):
-    if isinstance(node, gast.Name):
-        return node.id
-    if isinstance(node, gast.Attribute):
-        head = dotted_path(node.value)
-        return f"{head}.{node.attr}" if head else None
-    return None
 
 
-def is_atom(node):
-    return isinstance(node, (gast.Name, gast.Constant)) or (
-        isinstance(node, gast.Attribute) and dotted_path(node) is not None) or (
-        isinstance(node, gast.Tuple) and all(isinstance(e, gast.Constant) for e in node.elts))
 
 
-class _Namer:
-    """Fresh, readable temporary names that never clash with the user's."""
-
-    def __init__(self, taken):
-        self.taken = set(taken)
-        self.count = 0
-
-    def __call__(self, hint):
-        while True:
-            self.count += 1
-            candidate = f"{hint}{self.count}"
-            if candidate not in self.taken:
-                self.taken.add(candidate)
-                return candidate
-
-    def exact(self, wanted):
-        candidate, k = wanted, 1
-        while candidate in self.taken:
-            k += 1
-            candidate = f"{wanted}{k}"
-        self.taken.add(candidate)
-        return candidate
 
 
 class _Normalizer:
@@ -1010,7 +869,6 @@ class _Normalizer:
 
 
 _NOVALUE = object()
-_MODULE_NAMES = ("np", "math", "_ax")
 
 
 def _is_library(fn):

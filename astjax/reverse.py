@@ -34,10 +34,15 @@ overwritten item.  Adjoints are named ``d_<variable>``; rules come from ``rules.
 import copy
 
 from . import primitives
-from ._syntax import assign, call, const, gast, name, parse_expr
-from .errors import DifferentiationError, NoRuleError, UnsupportedError
+from ._syntax import assign, call, const, gast, name
+from .core import (as_expr as _as_expr, assigned as _assigned, flat as _flat,
+                   index_expr as _index_expr, instantiate as _instantiate, is_append as _is_append,
+                   names_read as _names, text_of as _text, walk_exprs as _walk_exprs,
+                   walk_stmts as _walk_stmts, where_of as _where, with_origin as _stmt)
+from .errors import NoRuleError, UnsupportedError
 from .forward import mutated_params
-from .normalize import ExprNormalizer, _Namer, bind, dotted_path, prim_key
+from .core import Namer as _Namer, bind, dotted_path, prim_key
+from .normalize import ExprNormalizer
 
 TAPE = "_tape"
 
@@ -754,84 +759,24 @@ _SEQ_HELPERS = ("_ax.seq_pop", "_ax.seq_push", "_ax.seq_acc", "_ax.seq_item", "_
                 "_ax.add_to", "_ax.take_slot")
 
 
-_TEMPLATES = {}
 
 
-def _instantiate(template, subst):
-    if template not in _TEMPLATES:
-        _TEMPLATES[template] = parse_expr(template)
-    expr = copy.deepcopy(_TEMPLATES[template])
-
-    class Sub(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in subst and isinstance(node.ctx, gast.Load):
-                return copy.deepcopy(subst[node.id])
-            return node
-    return Sub().visit(expr)
 
 
-def _as_expr(v):
-    if isinstance(v, (gast.Slice, gast.Tuple)) and _has_slice(v):
-        return _index_expr(v)
-    return v
 
 
-def _has_slice(v):
-    return any(isinstance(n, gast.Slice) for n in gast.walk(v))
 
 
-def _index_expr(index):
-    """An index as a value: ``1:n`` -> ``slice(1, n, None)``, tuples element-wise."""
-    if isinstance(index, gast.Slice):
-        return call("slice", [copy.deepcopy(p) if p is not None else const(None)
-                              for p in (index.lower, index.upper, index.step)])
-    if isinstance(index, gast.Tuple):
-        return gast.Tuple(elts=[_index_expr(e) for e in index.elts], ctx=gast.Load())
-    return copy.deepcopy(index)
 
 
-def _flat(values):
-    for v in values:
-        if isinstance(v, list):
-            yield from v
-        else:
-            yield v
 
 
-def _names(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)}
 
 
-def _assigned(s):
-    if isinstance(s, gast.Assign):
-        t = s.targets[0]
-        if isinstance(t, gast.Name):
-            return [t.id]
-        if isinstance(t, gast.Tuple):
-            return [e.id for e in t.elts if isinstance(e, gast.Name)]
-    if isinstance(s, gast.For):
-        return [s.target.id]
-    return []
 
 
-def _walk_stmts(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, gast.If):
-            yield from _walk_stmts(s.body)
-            yield from _walk_stmts(s.orelse)
-        elif isinstance(s, (gast.For, gast.While)):
-            yield from _walk_stmts(s.body)
 
 
-def _walk_exprs(s):
-    """Expression nodes of one statement (not of nested statements)."""
-    if isinstance(s, (gast.If, gast.While)):
-        return gast.walk(s.test)
-    if isinstance(s, gast.For):
-        return gast.walk(s.iter)
-    return gast.walk(s)
 
 
 def _first_assigned_at_top(body, var):
@@ -847,10 +792,6 @@ def _is_exit(s):
     return isinstance(s, gast.If) and len(s.body) == 1 and isinstance(s.body[0], gast.Break)
 
 
-def _is_append(s):
-    v = s.value
-    return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
-        v.func.attr == "append" and isinstance(v.func.value, gast.Name)
 
 
 def _push(value, tape=TAPE):
@@ -889,9 +830,6 @@ def _replace_body(loop, body):
     return new
 
 
-def _stmt(node, like):
-    node.origin = getattr(like, "origin", None)
-    return node
 
 
 def _fdef(fname, args, body, like):
@@ -901,11 +839,5 @@ def _fdef(fname, args, body, like):
     return node
 
 
-def _where(node):
-    origin = getattr(node, "origin", None)
-    return (origin.filename, origin.lineno) if origin else None
 
 
-def _text(node):
-    origin = getattr(node, "origin", None)
-    return origin.text if origin else None

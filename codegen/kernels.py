@@ -450,7 +450,8 @@ def _nested_loop(run, fe, rp, shape, sources, unit_inner, out, pad):
         view = fe.fresh(f"_{e}_b")
         vt = cexpr.VIEW_TYPES[t.dtype.name]
         source = sources[e]
-        fe.decls[view] = f"{'' if e in rp.inplace_vars else 'const '}{vt}[{', '.join([':'] * ndim)}]"
+        const = "" if e in rp.inplace_vars else "const "
+        fe.decls[view] = f"{const}{vt}[{', '.join([':'] * ndim)}]"
         if t.dtype == np.bool_:
             source += ".view(np.uint8)"
         lines.append(f"{view} = {source}")
@@ -460,7 +461,8 @@ def _nested_loop(run, fe, rp, shape, sources, unit_inner, out, pad):
         t_type = typing.vars[t]
         outs[t] = fe.fresh(f"_{t}_out")
         view = fe.fresh(f"_{t}_o")
-        fe.decls[view] = f"{cexpr.VIEW_TYPES[t_type.dtype.name]}[{', '.join([':'] * (ndim - 1) + ['::1'])}]"
+        axes = ", ".join([":"] * (ndim - 1) + ["::1"])
+        fe.decls[view] = f"{cexpr.VIEW_TYPES[t_type.dtype.name]}[{axes}]"
         lines.append(f"{outs[t]} = np.empty({shape}, dtype=np.{t_type.dtype.name})")
         lines.append(f"{view} = {outs[t]}" + (".view(np.uint8)" if t_type.dtype == np.bool_
                                                else ""))
