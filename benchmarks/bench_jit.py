@@ -8,8 +8,34 @@ Rows (best of several runs, after a warm-up call that builds or loads the extens
 - selu on 1e6 and 1e7 float32; jit(grad(sum_logistic)) at 1e6 float64;
 - decay: for i in range(10): x -= 0.1 * x on 1000x1000 float32;
 - a logistic-map recurrence of 1e6 scalar steps; a Mandelbrot escape-time grid;
+- broadcasting (tanh(h + b), x * col[:, None] - col[:, None]) and reductions over an axis on
+  4000x1000 float64;
 and the build layer's cold build. Speedups are against NumPy (or plain Python for the
-scalar loops). Numba rows appear when Numba is installed; timings on a busy machine vary.
+scalar loops). Numba rows appear when Numba is installed; timings on a busy machine vary:
+a parallel loop waits for every thread, so one busy core can stretch a 0.4 ms loop to 10 ms.
+
+Measured 2026-11-23, 2 cores (AMD Zen 3, AVX-512), 2 threads, load average 0.44 before and
+0.53 after (no other process running), numba 0.68.1, JAX not installed:
+
+    kernel                                         NumPy     astjax.jit        other
+    poly x+x*x+x*x*x, 5000x5000 float32          55.7 ms    10.2 ms  5.5x   hand Cython 9.9 ms
+                                                                            (5.7x), into a
+                                                                            preallocated output
+                                                                            6.2 ms (9.0x);
+                                                                            numba par 40.8 ms
+    selu 1e6 float32                              4.73 ms    0.26 ms 17.9x   numba par 12.5 ms
+    selu 1e7 float32                              70.1 ms    5.00 ms 14.0x   numba par 136 ms
+    jit(grad(sum_logistic)) 1e6 float64           18.7 ms    5.31 ms  3.5x
+    tanh(h + b), 4000x1000 + (1000,)              17.0 ms    5.34 ms  3.2x
+    x * col[:, None] - col[:, None], 4000x1000    13.4 ms    6.80 ms  2.0x
+    mean(x, axis=0), max(x, axis=1), 4000x1000    2.40 ms    2.71 ms  0.9x   (memory-bound:
+                                                                            NumPy is at DRAM
+                                                                            speed already)
+    decay 10 x (x -= 0.1*x), 1000x1000 float32    1.90 ms    0.36 ms  5.3x   (both include a
+                                                                            4 MB copy per call)
+    logistic map 1e6 steps (vs Python)            42.4 ms    1.63 ms 26.0x   numba 1.63 ms
+    Mandelbrot 200x200, 100 iterations (Python)   97.1 ms    2.25 ms 43.1x   numba 2.23 ms
+    cold build of a tiny kernel                   0.96 s
 """
 import argparse
 import os
