@@ -10,11 +10,11 @@ from .batching import vmap
 
 
 def __getattr__(name):
-    # jit lives on codegen, whose errors derive from astjax.errors: import it on first use so
-    # that `import codegen` and `import astjax` work in either order.
+    # jit (astjax/compiler.py) lives on codegen, whose errors derive from astjax.errors:
+    # import it on first use so that `import codegen` and `import astjax` work in either order.
     if name in ("jit", "explain"):
         import importlib
-        module = importlib.import_module(".jit", __name__)
+        module = importlib.import_module(".compiler", __name__)
         globals().update(jit=module.jit, explain=module.explain)   # the functions, not the module
         return globals()[name]
     raise AttributeError(f"module 'astjax' has no attribute {name!r}")

@@ -97,7 +97,7 @@ def _jit_aliases(tree):
                     modules.add(alias.asname or "astjax")
                 elif alias.name.startswith("astjax.") and alias.asname is None:
                     modules.add("astjax")            # `import astjax.x` binds astjax
-        elif isinstance(node, ast.ImportFrom) and node.module in ("astjax", "astjax.jit") \
+        elif isinstance(node, ast.ImportFrom) and node.module in ("astjax", "astjax.compiler") \
                 and node.level == 0:
             for alias in node.names:
                 if alias.name == "jit":

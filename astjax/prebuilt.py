@@ -292,7 +292,7 @@ def loaded():
 
 def _jit_module():
     try:        # by name: the package attribute `astjax.jit` is the function, not the module
-        jit_module = importlib.import_module("astjax.jit")
+        jit_module = importlib.import_module("astjax.compiler")
     except ImportError:
         raise AstjaxError("astjax.jit is not available in this version of astjax") from None
     return jit_module

@@ -49,7 +49,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import astjax                                  # noqa: E402
-from astjax.jit import jit                     # noqa: E402
+from astjax import jit                          # noqa: E402
 from codegen import cache, threads             # noqa: E402
 
 
@@ -143,7 +143,7 @@ def compare(title, fn, args, repeat=5, extra=(), mutates=False):
     copy = (lambda: tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)) \
         if mutates else (lambda: args)
     jf(*copy())
-    assert jf.last.status == "compiled", astjax.jit.explain(jf)
+    assert jf.last.status == "compiled", astjax.explain(jf)
     t_numpy = best(lambda: fn(*copy()), repeat=repeat)
     row("NumPy" if isinstance(args[0], np.ndarray) else "Python", t_numpy, t_numpy)
     row("astjax.jit", best(lambda: jf(*copy()), repeat=repeat), t_numpy)
@@ -189,7 +189,7 @@ def main():
     print("jit(grad(sum_logistic)), 1e6 float64")
     jg = jit(g)
     jg(v)
-    assert jg.last.status == "compiled", astjax.jit.explain(jg)
+    assert jg.last.status == "compiled", astjax.explain(jg)
     t_numpy = best(g, v)
     row("grad (NumPy)", t_numpy, t_numpy)
     row("jit(grad)", best(jg, v), t_numpy)

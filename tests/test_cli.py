@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNELS = '''\
 """Kernels of the demo package."""
 import numpy as np
-from astjax.jit import jit as compiled
+from astjax import jit as compiled
 
 ALPHA = 1.67
 
@@ -52,7 +52,7 @@ RUN_DEMO = '''\
 import json, shutil, sys, warnings
 import numpy as np
 from astjax import prebuilt
-from astjax.jit import explain
+from astjax import explain
 import demo_pkg
 
 x32 = np.linspace(-1, 1, 7).astype(np.float32)
@@ -269,7 +269,7 @@ def test_build_syntax_error_names_file_and_line(tmp_path):
 
 def test_build_bad_signature_names_it(tmp_path):
     (tmp_path / "badsig.py").write_text(
-        "from astjax.jit import jit\n\n@jit(signatures=['float33[:]'])\ndef f(x):\n"
+        "from astjax import jit\n\n@jit(signatures=['float33[:]'])\ndef f(x):\n"
         "    return x\n")
     proc = run("build", "badsig.py", cwd=tmp_path, check=1)
     assert "badsig.py:3" in proc.stderr
@@ -278,7 +278,7 @@ def test_build_bad_signature_names_it(tmp_path):
 
 def test_build_failure_names_the_compiler_log(tmp_path):
     (tmp_path / "one.py").write_text(
-        "from astjax.jit import jit\n\n@jit(signatures=['float64[::1]'])\ndef twice(x):\n"
+        "from astjax import jit\n\n@jit(signatures=['float64[::1]'])\ndef twice(x):\n"
         "    return 2.0 * x\n")
     env = os.environ.copy()
     env["CC"] = "false"                   # a compiler that fails on everything

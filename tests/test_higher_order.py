@@ -37,11 +37,12 @@ def test_third_derivative_of_sum_logistic():
     np.testing.assert_allclose(d3(1.0), -0.0353256, atol=1e-7)
 
 
-@pytest.mark.parametrize("x", [0.5, 1.0, 2.0, 3.0, 4.0])
+@pytest.mark.parametrize("x", [0.0, 0.5, 1.0, 2.0, 3.0, 4.0])
 def test_third_derivative_of_rectified_cube(x):
     d3 = astjax.grad(astjax.grad(astjax.grad(rectified_cube)))
-    assert d3(x) == pytest.approx(6.0)
-    assert d3(-x) == pytest.approx(-6.0)
+    assert d3(x) == pytest.approx(6.0)          # at 0 the branch x < 0.0 is not taken, as in JAX
+    if x > 0:
+        assert d3(-x) == pytest.approx(-6.0)
 
 
 def test_jacfwd_of_mapping():

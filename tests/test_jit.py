@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from astjax.jit import explain, jit
+from astjax import explain, jit
 from codegen.errors import FallbackError
 
 RNG = np.random.default_rng(20260523)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import astjax
-from astjax.jit import explain, jit
+from astjax import explain, jit
 
 RNG = np.random.default_rng(7)
 
