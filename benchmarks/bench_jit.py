@@ -15,7 +15,7 @@ scalar loops). Numba rows appear when Numba is installed; timings on a busy mach
 a parallel loop waits for every thread, so one busy core can stretch a 0.4 ms loop to 10 ms.
 
 Measured 2026-11-23, 2 cores (AMD Zen 3, AVX-512), 2 threads, load average 0.44 before and
-0.53 after (no other process running), numba 0.68.1, JAX not installed:
+0.53 after (no other process running), numba 0.68.1:
 
     kernel                                         NumPy     astjax.jit        other
     poly x+x*x+x*x*x, 5000x5000 float32          55.7 ms    10.2 ms  5.5x   hand Cython 9.9 ms
@@ -36,6 +36,12 @@ Measured 2026-11-23, 2 cores (AMD Zen 3, AVX-512), 2 threads, load average 0.44 
     logistic map 1e6 steps (vs Python)            42.4 ms    1.63 ms 26.0x   numba 1.63 ms
     Mandelbrot 200x200, 100 iterations (Python)   97.1 ms    2.25 ms 43.1x   numba 2.23 ms
     cold build of a tiny kernel                   0.96 s
+
+Same day, load 1.1, with jax 0.10.2 (jax.jit on CPU, float64 enabled, input already on the
+device): poly 5000x5000 float32 astjax 4.6x NumPy, JAX 1.5x, numba parallel 1.3x; selu 1e6
+astjax 23x, JAX 13x; selu 1e7 astjax 12x, JAX 3.7x; jit(grad(sum_logistic)) 1e6 float64
+astjax 3.0x NumPy's gradient, jax.jit(jax.grad) 16x (JAX fuses the whole gradient into one
+loop; astjax still writes three forward intermediates to memory).
 """
 import argparse
 import os
@@ -153,13 +159,46 @@ def compare(title, fn, args, repeat=5, extra=(), mutates=False):
 
 
 def optional_competitors(fn, parallel=True):
-    """Numba's njit of the same NumPy function, when Numba is installed. (JAX needs the
-    kernels rewritten with jax.numpy: not measured here yet.)"""
+    """Numba's njit of the same NumPy function, and jax.jit of its jax.numpy rewrite (below),
+    for those installed: comparisons, never dependencies."""
+    out = []
     try:
         import numba
+        out.append(("numba" + (" parallel=True" if parallel else ""),
+                    numba.njit(parallel=parallel)(fn)))
     except ImportError:
-        return []
-    return [("numba" + (" parallel=True" if parallel else ""), numba.njit(parallel=parallel)(fn))]
+        pass
+    jax_fn = _jax_version(fn.__name__)
+    if jax_fn is not None:
+        out.append(("jax.jit (CPU)", jax_fn))
+    return out
+
+
+def _jax_version(name):
+    """jax.jit of the jax.numpy spelling of a kernel, run on NumPy input and waited for."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    kernels = {
+        "poly": lambda x: x + x * x + x * x * x,
+        "selu": lambda x: 1.05 * jnp.where(x > 0, x, 1.67 * jnp.exp(x) - 1.67),
+        "grad_sum_logistic": jax.grad(lambda x: jnp.sum(1.0 / (1.0 + jnp.exp(-x)))),
+    }
+    if name not in kernels:
+        return None
+    compiled = jax.jit(kernels[name])
+    on_device = {}
+
+    def run(x):      # the input moved to JAX once, as a JAX program would keep it
+        key = id(x)
+        if key not in on_device:
+            on_device.clear()
+            on_device[key] = (x, jax.device_put(x))
+        return compiled(on_device[key][1]).block_until_ready()
+    return run
 
 
 def main():
@@ -193,6 +232,9 @@ def main():
     t_numpy = best(g, v)
     row("grad (NumPy)", t_numpy, t_numpy)
     row("jit(grad)", best(jg, v), t_numpy)
+    jax_grad = _jax_version("grad_sum_logistic")
+    if jax_grad is not None:
+        row("jax.jit(jax.grad) (CPU)", best(jax_grad, v), t_numpy)
 
     rows = 1000 if args.quick else 4000
     h = rng.standard_normal((rows, 1000))
