@@ -2,6 +2,8 @@
 
 Run:  python examples/seeds_tour.py
 """
+import time
+
 import numpy as np
 
 import astjax
@@ -107,11 +109,62 @@ def batching():
     print(astjax.source(astjax.vmap(leaky)))
 
 
+def selu(x, alpha=1.67, lmbda=1.05):
+    return lmbda * np.where(x > 0, x, alpha * np.exp(x) - alpha)
+
+
+def poly(x):
+    return x + x * x + x * x * x
+
+
+def logistic_map(x, r, steps):
+    for i in range(steps):
+        x = r * x * (1.0 - x)
+    return x
+
+
+def best_ms(fn, *args, repeat=5):
+    fn(*args)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return min(times) * 1e3
+
+
+def compiling():
+    print("== compiling: jit (Cython + OpenMP; the first call builds, later runs load the cache) ==")
+    rng = np.random.default_rng(0)
+    cases = [("selu, 1e6 float32", selu, (rng.standard_normal(10**6).astype(np.float32),)),
+             ("x + x*x + x*x*x, 2000x2000 float32", poly,
+              (rng.standard_normal((2000, 2000)).astype(np.float32),)),
+             ("grad(sum_logistic), 1e6 float64", astjax.grad(sum_logistic),
+              (rng.standard_normal(10**6),)),
+             ("logistic map, 1e5 scalar steps", logistic_map, (0.5, 3.7, 10**5))]
+    jitted = {}
+    for label, fn, args in cases:
+        compiled = jitted[fn] = astjax.jit(fn)
+        started = time.perf_counter()
+        result = compiled(*args)
+        first = time.perf_counter() - started
+        expected = fn(*args)
+        assert np.allclose(result, expected, rtol=1e-5, atol=1e-6)
+        assert np.result_type(result) == np.result_type(expected)
+        t_numpy, t_jit = best_ms(fn, *args), best_ms(compiled, *args)
+        show(label, f"NumPy {t_numpy:7.2f} ms   jit {t_jit:7.2f} ms   {t_numpy / t_jit:5.1f}x"
+                    f"   (first call {first:.2f} s)")
+    print()
+    print("What jit made of selu (astjax.explain):")
+    print(astjax.explain(jitted[selu]))
+
+
 def main():
     np.set_printoptions(precision=8)
     reverse_mode()
     forward_mode()
     batching()
+    compiling()
 
 
 if __name__ == "__main__":
