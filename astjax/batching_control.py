@@ -31,37 +31,42 @@ The pieces:
   a fixpoint; joins materialize a shared value that becomes per-lane (``_ax.batch_broadcast``);
 * rules (batching_rules.py, named in rules.py) batch each operation;
 * an ``if`` on a batched test runs both branches, each writing *renamed* copies of the
-  variables the other branch or later code reads, then merges them with ``np.where``;
+  variables the other branch or later code reads, then merges them with ``np.where``
+  (batching_control_branches.py);
 * loops (batching_loops.py) stay loops when every lane shares the trip count, and otherwise
   run until every lane is done, merging the body's renamed copies under a ``live`` mask;
 * what cannot be batched becomes a loop over the batch with a warning: one operation
-  (``lane_loop``) or, for control flow, the whole function (``CannotBatch`` to batching.py).
+  (``lane_loop``, batching_control_fallback.py) or, for control flow, the whole function
+  (``CannotBatch`` to batching.py).
 
-Lists are Python lists of per-lane values; their element fact is a fixpoint over the whole
-program (batching.py reruns the pass until no list changes).  Tapes (``_tape``, written by
-reverse.py) are pushed and popped in mirror order, so they may be used under masks; an
-``if`` whose branches pop runs its ``else`` first, mirroring the forward sweep's order.
+Lists (batching_control_lists.py) are Python lists of per-lane values; their element fact is
+a fixpoint over the whole program (batching.py reruns the pass until no list changes).
+Tapes (``_tape``, written by reverse.py) are pushed and popped in mirror order, so they may
+be used under masks; an ``if`` whose branches pop runs its ``else`` first, mirroring the
+forward sweep's order.
 """
 import copy
-import warnings
 
 from . import primitives
 from ._syntax import assign, call, const, gast, name
-from .batching_values import (DYN, NONE, SCALAR, Arg, BatchingWarning, CannotBatch, Lst,
-                              Region, Tup, Val, as_batched, build_node, is_batched, is_none,
-                              item_node, join, of_value, stacked)
-from .batching_flow import (_assigned, _at, _drop_dead, _is_break, _item_written, _liveness,
-                            _reads)
+from .batching_values import (NONE, SCALAR, Arg, BatchingWarning, CannotBatch, Lst, Tup, Val,
+                              build_node, is_batched, is_none, item_node, of_value)
+from .batching_control_branches import BranchBatcher
+from .batching_control_fallback import LaneLoopBatcher
+from .batching_control_lists import TAPE_PREFIX, ListBatcher
+from .batching_flow import _at, _drop_dead, _is_break, _item_written, _liveness
 from .batching_loops import LoopBatcher
 from .core import Namer as _Namer, bind, dotted_path, prim_key
 from .normalize import ExprNormalizer
 from .core import flat as _flat
 
-TAPE_PREFIX = "_tape"
+# what other modules import from here (batching.py, batching_index.py, batching_rules.py)
+__all__ = ["Arg", "BatchingWarning", "CannotBatch", "FunctionBatcher", "TAPE_PREFIX", "_NOVALUE"]
+
 _NOVALUE = object()
 
 
-class FunctionBatcher(LoopBatcher):
+class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
     """Batches one core function for one signature (the facts of its arguments)."""
 
     def __init__(self, prog, core, arg_infos, gen_name, entry=None):
@@ -434,152 +439,6 @@ class FunctionBatcher(LoopBatcher):
             return op, batching_rules.result_fact(self, prim, args)
         return batching_rules.rule_for(prim)(self, prim, args)
 
-    # -- a loop over the batch for one operation -------------------------------------------
-    def lane_loop(self, op, exc, s, callee=None):
-        reason = exc.reason
-        if callee is None:
-            self.note_fallback(f"{reason}: this operation loops over the batch", s)
-        per_lane = self.per_example_fact(op, callee)
-        items = self.fresh("items")
-        lane = self.fresh("b")
-        self.put(assign(items, gast.List(elts=[], ctx=gast.Load())))
-        body = []
-        self.outs.append(body)
-        lane_op = copy.deepcopy(op)
-        in_func = {id(m) for c in gast.walk(lane_op) if isinstance(c, gast.Call)
-                   for m in gast.walk(c.func)}
-        for n in list(gast.walk(lane_op)):
-            if id(n) in in_func:
-                continue
-            for field_name, value in gast.iter_fields(n):
-                if field_name == "func":
-                    continue
-                if isinstance(value, gast.Name) and isinstance(value.ctx, gast.Load):
-                    a = self.arg(value)
-                    if a.batched:
-                        setattr(n, field_name, self.lane_of(a, name(lane)))
-                elif isinstance(value, list):
-                    for i, v in enumerate(value):
-                        if isinstance(v, gast.Name) and isinstance(v.ctx, gast.Load):
-                            a = self.arg(v)
-                            if a.batched:
-                                value[i] = self.lane_of(a, name(lane))
-        if callee is None and prim_key(op, self.core.helpers) == "helper":
-            callee = dotted_path(op.func)
-        if callee is not None:
-            lane_op.func = name(self.prog.original(callee))
-        r = self.fresh("r")
-        self.put(assign(r, lane_op))
-        self.put(gast.Expr(value=call(gast.Attribute(value=name(items), attr="append",
-                                                     ctx=gast.Load()), [name(r)])))
-        self.outs.pop()
-        loop = gast.For(target=name(lane, gast.Store()), iter=call("range", [self.B()]),
-                        body=body, orelse=[], type_comment=None)
-        loop.note = f"astjax: {reason}: vmap loops over the batch here"
-        self.put(loop)
-        if isinstance(per_lane, Val):
-            return call("np.stack", [name(items)]), stacked(per_lane)
-        return call("_ax.stack_lanes", [name(items)]), stacked(per_lane)
-
-    def lane_of(self, a, lane):
-        info = a.info
-        if isinstance(info, Tup):
-            items = []
-            for i, item in enumerate(info.items):
-                node = self.atom(item_node(a.node, info, i), "item")
-                items.append(self.lane_of(Arg(node, item), lane) if is_batched(item) else node)
-            return self.atom(build_node(info, items), "lane")
-        if isinstance(info, Val) and info.lanes and not info.dyn:
-            return self.atom(gast.Subscript(value=a.node, slice=lane, ctx=gast.Load()), "lane")
-        return self.atom(call("_ax.lane", [a.node, lane]), "lane")
-
-    def per_example_fact(self, op, callee=None):
-        """The fact one example's result would have (ranks only)."""
-        key = "helper" if callee is not None else prim_key(op, self.core.helpers)
-        try:
-            if key == "helper":
-                infos = [_unbatch(self.info(a)) for a in op.args]
-                return self.prog.specialize(callee or dotted_path(op.func), infos)[1]
-            prim = primitives.lookup(key)
-            if prim is None:
-                return Val(False, None)
-            from .batching_rules import result_fact
-            bound = bind(prim, op)
-            args = {p: ([Arg(a, _unbatch(self.info(a))) for a in v] if isinstance(v, list)
-                        else Arg(v, _unbatch(self.info(v)))) for p, v in bound.items()}
-            return result_fact(self, prim, args)
-        except Exception:
-            return Val(False, None)
-
-    def note_fallback(self, reason, s):
-        origin = getattr(s, "origin", None)
-        where = f"{origin.short}: " if origin is not None else ""
-        self.fallbacks.append(f"{where}{reason}")
-        warnings.warn(f"vmap: {where}{reason}", BatchingWarning, stacklevel=2)
-
-    # -- containers -------------------------------------------------------------------------
-    def list_literal(self, op, s):
-        lst = self.prog.list_at((self.gen_name, id(s)))
-        if self.regions:
-            self.regions[-1].sites.add(lst.site)
-        for e in op.elts:
-            self.prog.merge(lst, self.info(e))
-        if lst.batched:
-            op = gast.List(elts=[self.store_value(self.arg(e)) for e in op.elts],
-                           ctx=gast.Load())
-        return op, lst
-
-    def store_value(self, a):
-        """The node to store into a batched list: per-lane, with the batch axis."""
-        info = a.info
-        if isinstance(info, Tup):
-            items = []
-            for i, item in enumerate(info.items):
-                node = self.atom(item_node(a.node, info, i), "item")
-                items.append(self.store_value(Arg(node, item)))
-            return self.atom(build_node(info, items), "items")
-        if isinstance(info, Lst) or is_none(info) or info.dyn:
-            return a.node
-        if info.batched:
-            return a.node
-        return self.materialize(a)
-
-    def check_list_use(self, lst_node, what, s):
-        if not self.regions:
-            return
-        info = self.info(lst_node)
-        var = self.alias.get(lst_node.id, lst_node.id)
-        if isinstance(info, Lst) and any(info.site in r.sites for r in self.regions):
-            return
-        if var.startswith(TAPE_PREFIX):
-            return
-        raise CannotBatch(f"{what} a list under a per-lane condition (lanes would need lists "
-                          f"of different lengths)", s, whole_function=True)
-
-    def list_pop(self, op, s):
-        lst_node = op.func.value
-        self.check_list_use(lst_node, "popping from", s)
-        info = self.info(lst_node)
-        if isinstance(info, Lst):
-            return op, info.elem if info.elem is not None else Val(False, None)
-        return op, DYN if is_batched(info) else Val(False, None)
-
-    def append(self, s):
-        self.current = s
-        lst_node = self.rename(s.value.func.value)
-        item = self.rename(s.value.args[0])
-        self.check_list_use(lst_node, "appending to", s)
-        info = self.info(lst_node)
-        self.outs.append([])
-        if isinstance(info, Lst):
-            self.prog.merge(info, self.info(item))
-            if info.batched:
-                item = self.store_value(self.arg(item))
-        emitted = self.outs.pop()
-        emitted.append(_at(gast.Expr(value=call(gast.Attribute(value=lst_node, attr="append",
-                                                               ctx=gast.Load()), [item])), s))
-        return emitted
-
     # -- helpers (the user's functions called from this one) -------------------------------
     def helper_call(self, op, s):
         callee = dotted_path(op.func)
@@ -591,226 +450,6 @@ class FunctionBatcher(LoopBatcher):
         gen, result, needs_b = self.prog.specialize(callee, infos)
         args = list(op.args) + ([self.B()] if needs_b else [])
         return call(gen, args), result
-
-    # -- item writes ------------------------------------------------------------------------
-    def setitem(self, target, value, s):
-        from . import batching_index
-        self.current = s
-        var = target.value.id
-        self.outs.append([])
-        base_info = self.env.get(var)
-        if isinstance(base_info, Lst):
-            self.check_list_use(name(self.names.get(var, var)), "writing into", s)
-        # a region must not overwrite an array other lanes still read: own a copy
-        current = self.names.get(var, var)
-        if self.regions and current not in self.regions[-1].own and \
-                any(var in r.protect for r in self.regions):
-            new = self.fresh(f"{var}_")
-            self.regions[-1].own.add(new)
-            self.put(assign(new, call("np.copy", [name(current)])))
-            self.names[var] = new
-            self.alias[new] = var
-            if isinstance(base_info, Val):
-                self.env[var] = Val(base_info.batched, base_info.rank, base_info.lanes,
-                                    base_info.maybe_none)
-        target = self.rename(gast.Subscript(value=target.value, slice=target.slice,
-                                            ctx=gast.Load()))
-        value = self.rename(value)
-        batching_index.setitem(self, var, target, value)
-        emitted = self.outs.pop()
-        return emitted
-
-    # ---- control flow ------------------------------------------------------------------
-    def protect_for(self, s):
-        """Before plain control flow inside a region: give the region its own copy of every
-        protected variable the statement assigns, so all paths write the same name."""
-        out = []
-        if not self.regions:
-            return out
-        region = self.regions[-1]
-        written = _assigned([s]) | _item_written([s])
-        for var in sorted(written):
-            if not any(var in r.protect for r in self.regions):
-                continue
-            current = self.names.get(var, var)
-            if current in region.own:
-                continue
-            new = self.fresh(f"{var}_")
-            region.own.add(new)
-            if var in self.env and not is_none(self.env[var]):
-                value = name(current)
-                if var in _item_written([s]):
-                    value = call("np.copy", [value])
-                out.append(_at(assign(new, value), s))
-            self.names[var] = new
-            self.alias[new] = var
-        return out
-
-    def test_of(self, test):
-        """(core variable, negated?) of an ``if`` test."""
-        if isinstance(test, gast.UnaryOp):
-            return test.operand.id, True
-        return test.id, False
-
-    def if_(self, s):
-        var, negated = self.test_of(s.test)
-        if not is_batched(self.env.get(var, SCALAR)):
-            return self.plain_if(s)
-        return self.select_if(s, var, negated)
-
-    def plain_if(self, s):
-        out = self.protect_for(s)
-        env0, names0 = dict(self.env), dict(self.names)
-        then = self.block(s.body)
-        env1, names1 = self.env, self.names
-        self.env, self.names = dict(env0), dict(names0)
-        orelse = self.block(s.orelse)
-        env2 = self.env
-        self.names = {**names1, **self.names}
-        live = self.live_after.get(id(s), set())
-        self.env = self.join_envs([(env1, then), (env2, orelse)], live, s)
-        test = self.rename(s.test)
-        node = gast.If(test=test, body=then or [gast.Pass()], orelse=orelse)
-        return out + [_at(node, s)]
-
-    def join_envs(self, paths, live, s):
-        """The facts after paths meet; unbatched values that are batched on another path are
-        materialized at the end of their path."""
-        keys = set()
-        for env, _ in paths:
-            keys |= set(env)
-        joined = {}
-        for k in keys:
-            info = None
-            for env, _ in paths:
-                if k in env:
-                    info = join(info, env[k])
-            joined[k] = info
-        for env, out in paths:
-            for k in sorted(keys & live):
-                have, want = env.get(k), joined[k]
-                if have is None or not is_batched(want) or is_batched(have):
-                    continue
-                saved = self.outs
-                self.outs = [out]
-                node = self.materialize(Arg(name(self.names.get(k, k)), have))
-                self.outs = saved
-                if isinstance(node, gast.Name) and node.id != self.names.get(k, k):
-                    out.append(_at(assign(self.names.get(k, k), node), s))
-                joined[k] = join(want, as_batched(have))
-        return joined
-
-    def select_if(self, s, var, negated):
-        """if-conversion: both branches run, renamed; np.where merges what is read later."""
-        self.masked = True
-        mask = name(self.names.get(var, var))
-        mask_info = self.env[var]
-        out = []
-        if negated:
-            self.current = s
-            self.outs.append(out)
-            mask = self.atom(call("np.logical_not", [mask]), "not")
-            self.outs.pop()
-        live = self.live_after.get(id(s), set())
-        assigned = {"then": _assigned(s.body) | _item_written(s.body),
-                    "else": _assigned(s.orelse) | _item_written(s.orelse)}
-        reads = {"then": _reads(s.body), "else": _reads(s.orelse)}
-        env0, names0 = dict(self.env), dict(self.names)
-        order = ["else", "then"] if self.prog.pops(s) else ["then", "else"]
-        done = {}
-        for branch in order:
-            other = "else" if branch == "then" else "then"
-            stmts = s.body if branch == "then" else s.orelse
-            protect = assigned[branch] & (live | reads[other] | assigned[other])
-            self.env, self.names = dict(env0), dict(names0)
-            region = Region(protect)
-            self.regions.append(region)
-            out += self.block(stmts)
-            self.regions.pop()
-            done[branch] = (self.env, self.names)
-        self.env, self.names = dict(env0), dict(names0)
-        self.current = s
-        self.outs.append(out)
-        masks = {}
-        for v in sorted((assigned["then"] | assigned["else"]) & live):
-            sides = []
-            for branch in ("then", "else"):
-                env_b, names_b = done[branch]
-                if v in assigned[branch]:
-                    sides.append((name(names_b.get(v, v)), env_b.get(v)))
-                elif v in env0:
-                    sides.append((name(names0.get(v, v)), env0[v]))
-                else:
-                    sides.append((None, None))
-            self.merge(v, mask, mask_info, sides, masks)
-        self.outs.pop()
-        return out
-
-    def merge(self, v, mask, mask_info, sides, masks):
-        """``v = np.where(mask, then_value, else_value)``, one-sided when a side is unset."""
-        (tn, ti), (en, ei) = sides
-        if ti is None or is_none(ti):
-            tn = None
-        if ei is None or is_none(ei):
-            en = None
-        if tn is None and en is None:
-            if ti is not None or ei is not None:
-                self.env[v] = NONE
-            return
-        if tn is None or en is None:
-            node, info = (tn, ti) if tn is not None else (en, ei)
-            target = self.target(v)
-            if node.id != target:
-                self.put(assign(target, node))
-            self.env[v] = info if en is None or tn is None else join(ti, ei)
-            return
-        if isinstance(ti, Lst) or isinstance(ei, Lst) or isinstance(ti, Tup) or \
-                isinstance(ei, Tup):
-            expr, info = self.where_tree(mask, mask_info, Arg(tn, ti), Arg(en, ei), masks)
-        else:
-            expr, info = self.where(mask, mask_info, Arg(tn, ti), Arg(en, ei), masks)
-        target = self.target(v)
-        self.put(assign(target, self.core_op(expr)))
-        self.env[v] = info
-
-    def where(self, mask, mask_info, a, b, masks):
-        """(expr, fact) of the per-lane select between ``a`` (mask true) and ``b``."""
-        joined = join(a.info, b.info)
-        rank = joined.rank if isinstance(joined, Val) else None
-        info = Val(True, rank, True if rank else (mask_info.lanes or a.lanes or b.lanes),
-                   joined.maybe_none if isinstance(joined, Val) else False)
-        key = (mask.id if isinstance(mask, gast.Name) else id(mask), rank)
-        if key not in masks:
-            if rank is None:
-                # the lane rank of either side (both sides have it when it is known)
-                side = a if a.batched else b
-                ndim = "_ax.lane_ndim(a)" if side.batched else "np.ndim(a)"
-                masks[key] = self.atom(self.t(f"_ax.align(m, {ndim})", m=mask, a=side), "mask")
-            else:
-                masks[key] = self.lift(Arg(mask, mask_info), rank) if rank != 0 else mask
-        m = masks[key]
-        maybe = (isinstance(a.info, Val) and a.info.maybe_none) or \
-            (isinstance(b.info, Val) and b.info.maybe_none)
-        if maybe:
-            return call("_ax.where_defined", [m, a.node, b.node]), info
-        return call("np.where", [m, a.node, b.node]), info
-
-    def where_tree(self, mask, mask_info, a, b, masks):
-        if isinstance(a.info, Tup) and isinstance(b.info, Tup) and \
-                len(a.info.items) == len(b.info.items) and a.info.keys == b.info.keys:
-            items, infos = [], []
-            for i, (x, y) in enumerate(zip(a.info.items, b.info.items)):
-                xn = self.atom(item_node(a.node, a.info, i))
-                yn = self.atom(item_node(b.node, b.info, i))
-                if isinstance(x, Val) and isinstance(y, Val):
-                    expr, info = self.where(mask, mask_info, Arg(xn, x), Arg(yn, y), masks)
-                else:
-                    expr, info = self.where_tree(mask, mask_info, Arg(xn, x), Arg(yn, y), masks)
-                items.append(self.atom(expr, "sel"))
-                infos.append(info)
-            return build_node(a.info, items), Tup(tuple(infos), a.info.keys)
-        raise CannotBatch("a list or tuple that differs between per-lane branches",
-                          whole_function=True)
 
     # -- return -------------------------------------------------------------------------------
     def return_(self, s):
@@ -861,13 +500,6 @@ def _is_newaxis(node):
 
 
 
-
-def _unbatch(info):
-    if isinstance(info, Val):
-        return Val(False, info.rank)
-    if isinstance(info, Tup):
-        return Tup(tuple(_unbatch(i) for i in info.items))
-    return info
 
 
 def _maybe_none(info, old):

@@ -60,37 +60,26 @@ atoms
 so control leaves a loop only at its end and the function only at its end.  Every statement
 keeps the ``origin`` (file, line, text) of the user line it came from.  ``prim_key`` names
 the rule-table entry of any op.
+
+This file holds the driver, statements and expressions; the flags and loops are
+normalize_flow.py, what a call or attribute means is normalize_calls.py.
 """
-import inspect
 import math
-import os
-import sysconfig
-import types
 
 import numpy as np
 
 from . import primitives
-from ._syntax import assign, call, const, dotted, gast, name
+from ._syntax import assign, call, const, gast, name
 from .core import BINOPS, CMPOPS, CoreFunction, Namer as _Namer, Program, bind, is_atom, prim_key
-from .core import dotted_path, operands  # noqa: F401  (re-exported for codegen)
-from .errors import NoRuleError, SourceError, UnsupportedError
+from .core import dotted_path, operands
+from .errors import UnsupportedError
 from .frontend import parse_function
+from .normalize_calls import CallResolution
+from .normalize_flow import FlowLowering
 
-
-# array methods and attributes -> the NumPy function they mean (receiver first)
-METHODS = {m: f"np.{m}" for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum",
-                                  "argmax", "argmin", "any", "all", "ravel", "squeeze", "dot",
-                                  "clip", "round", "swapaxes", "copy", "astype", "flatten",
-                                  "reshape", "transpose")}
-METHODS["flatten"] = "np.ravel"
-ATTRIBUTES = {"T": "np.transpose", "shape": "np.shape", "ndim": "np.ndim", "size": "np.size",
-              "dtype": "np.result_type"}
-# builtins that mean a NumPy function
-BUILTIN_AS = {"abs": "np.abs", "sum": "np.sum"}
-
-
-
-
+# what other modules import from here (codegen/ among them)
+__all__ = ["normalize", "ExprNormalizer", "CoreFunction", "Program", "prim_key", "bind",
+           "operands", "dotted_path"]
 
 
 def normalize(fn, verb="transform"):
@@ -125,21 +114,7 @@ def normalize(fn, verb="transform"):
     return Program(entry=entry, functions=functions)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-class _Normalizer:
+class _Normalizer(FlowLowering, CallResolution):
     def __init__(self, fn, gen_name, name_of, verb):
         self.parsed = parse_function(fn)
         self.fn = fn
@@ -198,33 +173,6 @@ class _Normalizer:
         return CoreFunction(name=self.gen_name, node=fdef, fn=self.fn,
                             filename=self.parsed.filename, env=self.env, helpers=self.helpers)
 
-    def _freeze_tests(self, stmts):
-        """An ``if`` whose test variable is reassigned inside the ``if`` (a flag guard, a
-        short-circuit ``and``) tests a copy instead, so the test names one value throughout:
-        transforms replay the same branch later (reverse) or turn it into a mask (vmap)."""
-        out = []
-        for s in stmts:
-            if isinstance(s, gast.If):
-                s.body = self._freeze_tests(s.body)
-                s.orelse = self._freeze_tests(s.orelse)
-                tested = {n.id for n in gast.walk(s.test) if isinstance(n, gast.Name)}
-                inner = {n.id for b in (s.body, s.orelse) for x in b for n in gast.walk(x)
-                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-                if tested & inner:
-                    cond = self.fresh("cond")
-                    copy_ = assign(cond, s.test)
-                    copy_.origin = getattr(s, "origin", None)
-                    out.append(copy_)
-                    s.test = name(cond)
-            elif isinstance(s, (gast.For, gast.While)):
-                s.body = self._freeze_tests(s.body)
-            out.append(s)
-        return out
-
-    def _has_early_return(self, body):
-        rets = [n for s in body for n in gast.walk(s) if isinstance(n, gast.Return)]
-        return not (len(rets) == 0 or (len(rets) == 1 and body and body[-1] is rets[0]))
-
     # -- helpers ------------------------------------------------------------------------------
     def fail(self, node, message, cls=UnsupportedError):
         origin = getattr(node, "origin", None) or self.origin
@@ -249,73 +197,7 @@ class _Normalizer:
         self.env[key] = value
         return name(key)
 
-    # -- statements ---------------------------------------------------------------------------
-    def block(self, stmts):
-        out = []
-        for i, s in enumerate(stmts):
-            self.origin = getattr(s, "origin", self.origin)
-            if isinstance(s, gast.Return):
-                if self.ret_flag is None:
-                    value = self.atom(s.value, out) if s.value is not None else const(None)
-                    out.append(self.stmt(gast.Return(value=value)))
-                else:
-                    value = self.expr(s.value, out) if s.value is not None else const(None)
-                    out.append(self.stmt(assign(self.ret_var, value)))
-                    out.append(self.stmt(assign(self.ret_flag, const(True))))
-                return out        # the rest of this block is dead code
-            if isinstance(s, gast.Break):
-                out.append(self.stmt(assign(self._loop_flag("brk", s), const(True))))
-                return out
-            if isinstance(s, gast.Continue):
-                out.append(self.stmt(assign(self._loop_flag("cont", s), const(True))))
-                return out
-            before = self._flags_now()
-            out += self.statement(s)
-            flags = self._flags_set_by(s)
-            rest = stmts[i + 1:]
-            if flags and rest:
-                guard = self._guard(flags, out)
-                inner = self.block(rest)
-                node = gast.If(test=guard, body=inner or [gast.Pass()], orelse=[])
-                node.origin = getattr(rest[0], "origin", self.origin)
-                out.append(node)
-                return out
-            del before
-        return out
-
-    def _flags_now(self):
-        return None
-
-    def _flags_set_by(self, s):
-        """Flags a statement may set that must stop the statements after it."""
-        flags = []
-        if not isinstance(s, (gast.If, gast.For, gast.While)):
-            return flags
-        inner = list(gast.walk(s))
-        if any(isinstance(n, gast.Return) for n in inner) and self.ret_flag:
-            flags.append(self.ret_flag)
-        if isinstance(s, gast.If) and self.loops:
-            loop = self.loops[-1]
-            own = [n for n in _walk_same_loop(s)]
-            if any(isinstance(n, gast.Break) for n in own):
-                flags.append(loop["brk"])
-            if any(isinstance(n, gast.Continue) for n in own):
-                flags.append(loop["cont"])
-        return [f for f in flags if f]
-
-    def _guard(self, flags, out):
-        if len(flags) == 1:
-            return gast.UnaryOp(op=gast.Not(), operand=name(flags[0]))
-        stop = name(flags[0])
-        for f in flags[1:]:
-            stop = self.emit(out, gast.BinOp(left=stop, op=gast.BitOr(), right=name(f)), "stop")
-        return gast.UnaryOp(op=gast.Not(), operand=stop)
-
-    def _loop_flag(self, kind, node):
-        if not self.loops:
-            self.fail(node, f"'{'break' if kind == 'brk' else 'continue'}' outside a loop")
-        return self.loops[-1][kind]
-
+    # -- statements (blocks, flags and loops: normalize_flow.py) -------------------------------
     def statement(self, s):
         out = []
         start = self.origin
@@ -437,121 +319,7 @@ class _Normalizer:
             return atom
         return self.emit(out, atom, "cond")
 
-    # -- loops --------------------------------------------------------------------------------
-    def _enter_loop(self, body):
-        loop = {"brk": None, "cont": None}
-        own = [n for s in body for n in _walk_same_loop(s)]
-        if any(isinstance(n, gast.Break) for n in own):
-            loop["brk"] = self.fresh.exact("brk")
-        if any(isinstance(n, gast.Continue) for n in own):
-            loop["cont"] = self.fresh.exact("cont")
-        if self.ret_flag and any(isinstance(n, gast.Return) for s in body for n in gast.walk(s)):
-            loop["ret"] = True
-        self.loops.append(loop)
-        return loop
-
-    def _loop_body(self, loop, prefix, body, suffix):
-        origin = self.origin
-        out = []
-        if loop["cont"]:
-            out.append(self.stmt(assign(loop["cont"], const(False))))
-        out += prefix
-        out += self.block(body)
-        self.origin = origin
-        for flag in (loop["brk"], self.ret_flag if loop.get("ret") else None):
-            if flag:
-                out.append(self.stmt(gast.If(test=name(flag), body=[gast.Break()], orelse=[])))
-        out += suffix
-        self.loops.pop()
-        return out or [gast.Pass()]
-
-    def for_loop(self, s):
-        out = []
-        if s.orelse:
-            self.fail(s, "for ... else is not supported")
-        it = s.iter
-        prefix = []
-        loop = self._enter_loop(s.body)
-        if isinstance(it, gast.Call) and self.resolve_callee(it.func) == ("prim", "range"):
-            if it.keywords:
-                self.fail(s, "range() takes no keyword arguments")
-            bounds = [self.atom(a, out) for a in it.args]
-            index = s.target
-            if not isinstance(index, gast.Name):
-                self.fail(s, "the target of a for over range must be a name")
-            loop_var = index.id
-        else:
-            # for target in seq / enumerate(seq) / zip(a, b): index the sequences
-            kind = self.resolve_callee(it.func) if isinstance(it, gast.Call) else None
-            loop_var = self.fresh("i")
-            if kind == ("prim", "enumerate"):
-                seqs = [self.to_name(self.atom(it.args[0], out), out, "seq")]
-                lengths = [self.emit(out, call("len", seqs), "n")]
-                target = s.target
-                if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
-                    self.fail(s, "for over enumerate() needs two targets")
-                prefix.append(self.stmt(assign(target.elts[0].id, name(loop_var))))
-                targets = [target.elts[1]]
-            elif kind == ("prim", "zip"):
-                seqs = [self.to_name(self.atom(a, out), out, "seq") for a in it.args]
-                lengths = [self.emit(out, call("len", [q]), "n") for q in seqs]
-                if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(seqs)):
-                    self.fail(s, "for over zip() needs one target per sequence")
-                targets = s.target.elts
-            elif kind in (("method", "items"), ("method", "keys"), ("method", "values")):
-                # for k, v in d.items(): index the list of d's keys
-                d = self.to_name(self.atom(it.func.value, out), out, "d")
-                keys = self.emit(out, call("_ax.dict_keys", [d]), "keys")
-                seqs, targets = [], []
-                lengths = [self.emit(out, call("len", [keys]), "n")]
-                key = self.fresh("key")
-                prefix.append(self.stmt(assign(key, gast.Subscript(
-                    value=keys, slice=name(loop_var), ctx=gast.Load()))))
-                value = gast.Subscript(value=d, slice=name(key), ctx=gast.Load())
-                if kind[1] == "items":
-                    if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2):
-                        self.fail(s, "for over .items() needs two targets")
-                    self.assign_to(s.target.elts[0], name(key), prefix)
-                    self.assign_to(s.target.elts[1], value, prefix)
-                else:
-                    self.assign_to(s.target, name(key) if kind[1] == "keys" else value, prefix)
-            else:
-                seqs = [self.to_name(self.atom(it, out), out, "seq")]
-                lengths = [self.emit(out, call("len", seqs), "n")]
-                targets = [s.target]
-            n = lengths[0]
-            for other in lengths[1:]:
-                n = self.emit(out, call("min", [n, other]), "n")
-            bounds = [n]
-            for seq, target in zip(seqs, targets):
-                item = gast.Subscript(value=seq, slice=name(loop_var), ctx=gast.Load())
-                self.assign_to(target, item, prefix)
-        body = self._loop_body(loop, prefix, s.body, [])
-        init = [self.stmt(assign(loop["brk"], const(False)))] if loop["brk"] else []
-        rng = call("range", bounds)
-        out += init
-        out.append(self.stmt(gast.For(target=name(loop_var, gast.Store()), iter=rng,
-                                      body=body, orelse=[], type_comment=None)))
-        return out
-
-    def while_loop(self, s):
-        out = []
-        if s.orelse:
-            self.fail(s, "while ... else is not supported")
-        loop = self._enter_loop(s.body)
-        cond = self.fresh("cond")
-        test_out = []
-        test = self.test_atom(s.test, test_out)
-        test_out.append(self.stmt(assign(cond, test)))
-        recompute = _clone_stmts(test_out)
-        body = self._loop_body(loop, [], s.body, recompute)
-        if loop["brk"]:
-            out.append(self.stmt(assign(loop["brk"], const(False))))
-        out += test_out
-        out.append(self.stmt(gast.While(test=name(cond), body=body, orelse=[])))
-        return out
-
-    # -- expressions --------------------------------------------------------------------------
+    # -- expressions (calls and attributes: normalize_calls.py) -------------------------------
     def atom(self, e, out):
         """Normalize ``e`` to an atom, emitting statements for its operations."""
         value = self.expr(e, out)
@@ -617,50 +385,6 @@ class _Normalizer:
         if primitives.module_path(value) or callable(value) and not isinstance(value, type):
             self.fail(e, f"'{e.id}' ({type(value).__name__}) can only be called here")
         return self.capture_value(e.id, value)
-
-    def attribute(self, e, out):
-        path = self.static_path(e)
-        if path is not None:
-            obj = primitives.resolve_path(path)
-            if isinstance(obj, (type, float, int)) or obj is None and path.endswith("newaxis"):
-                return dotted(path)
-            if isinstance(obj, np.dtype) or isinstance(obj, type):
-                return dotted(path)
-            self.fail(e, f"'{path}' can only be called here")
-        target = ATTRIBUTES.get(e.attr)
-        if target is None:
-            value = self.static_value(e)
-            if value is not _NOVALUE:
-                return self.capture_value(e.attr, value)
-            self.fail(e, f"attribute '.{e.attr}' is not supported")
-        return call(target, [self.atom(e.value, out)])
-
-    def _captured_chain(self, e):
-        """(value of the captured name, [attributes]) for ``name.a.b`` on a non-local name."""
-        parts = []
-        while isinstance(e, gast.Attribute):
-            parts.append(e.attr)
-            e = e.value
-        if not isinstance(e, gast.Name) or e.id in self.locals or e.id not in self.parsed.env:
-            return _NOVALUE, None
-        return self.parsed.env[e.id], parts[::-1]
-
-    def static_path(self, e):
-        """'np.linalg.solve' when e is an attribute chain on a module astjax knows."""
-        value, parts = self._captured_chain(e)
-        base = primitives.module_path(value) if parts is not None else None
-        if base is None:
-            return None
-        return ".".join([base] + parts)
-
-    def static_value(self, e):
-        """The value of an attribute chain on a captured (non-local) object, if any."""
-        value, parts = self._captured_chain(e)
-        for p in parts or ():
-            value = getattr(value, p, _NOVALUE)
-            if value is _NOVALUE:
-                return value
-        return value
 
     def compare(self, e, out):
         if len(e.ops) == 1:
@@ -731,171 +455,6 @@ class _Normalizer:
             return index
         return self.atom(index, out)
 
-    # -- calls ----------------------------------------------------------------------------------
-    def resolve_callee(self, func):
-        """('prim', dotted key) | ('helper', function) | ('method', name) | ('value', obj)."""
-        if isinstance(func, gast.Attribute):
-            path = self.static_path(func)
-            if path is not None:
-                return ("prim", path)
-            value = self.static_value(func)
-            if value is not _NOVALUE:
-                return self.classify(value, func)
-            return ("method", func.attr)
-        if isinstance(func, gast.Name):
-            if func.id in self.locals:
-                self.fail(func, f"calling the local value '{func.id}' is not supported; "
-                                f"call functions by their global name")
-            if func.id not in self.parsed.env:
-                self.fail(func, f"name '{func.id}' is not defined", SourceError)
-            return self.classify(self.parsed.env[func.id], func)
-        if isinstance(func, gast.Call):
-            return self.classify(self.static_call(func), func)
-        self.fail(func, "this kind of call is not supported")
-
-    def static_call(self, e):
-        """The value of ``astjax.grad(g)`` and the like, computed now: a call of an astjax
-        transformation (marked ``__astjax_transform__``) on captured functions and constants.
-        Its result, a generated function, is then called as a helper."""
-        fn = _NOVALUE
-        if isinstance(e.func, (gast.Name, gast.Attribute)):
-            fn = self.static_value(e.func) if isinstance(e.func, gast.Attribute) else \
-                self.parsed.env.get(e.func.id, _NOVALUE) if e.func.id not in self.locals \
-                else _NOVALUE
-        if fn is _NOVALUE or not getattr(fn, "__astjax_transform__", False):
-            self.fail(e, "only a call of an astjax transformation (astjax.grad(f)(x)) can be "
-                         "called directly; call functions by their global name")
-
-        def value(a):
-            if isinstance(a, gast.Constant):
-                return a.value
-            if isinstance(a, gast.Tuple):
-                return tuple(value(x) for x in a.elts)
-            if isinstance(a, gast.Name) and a.id not in self.locals and a.id in self.parsed.env:
-                return self.parsed.env[a.id]
-            if isinstance(a, gast.Attribute):
-                v = self.static_value(a)
-                if v is not _NOVALUE:
-                    return v
-            self.fail(a, "the arguments of a transformation called inside a transformed "
-                         "function must be functions or constants")
-        args = [value(a) for a in e.args]
-        kws = {k.arg: value(k.value) for k in e.keywords}
-        return fn(*args, **kws)
-
-    def classify(self, value, where):
-        key = primitives.canonical_name(value)
-        if key is not None:
-            return ("prim", key)
-        transformed = getattr(value, "__astjax_function__", None)
-        if transformed is not None:
-            return ("helper", transformed)
-        if isinstance(value, types.FunctionType) and not _is_library(value):
-            return ("helper", value)
-        if isinstance(value, np.ufunc) or callable(value):
-            module = getattr(value, "__module__", None) or type(value).__module__
-            label = f"{module}.{getattr(value, '__name__', type(value).__name__)}"
-            self.fail(where, f"{label} has no astjax rule (only NumPy, math and your own "
-                             f"Python functions can be transformed)", NoRuleError)
-        self.fail(where, f"{value!r} is not callable")
-
-    def call(self, e, out):
-        if any(isinstance(a, gast.Starred) for a in e.args) or any(
-                k.arg is None for k in e.keywords):
-            self.fail(e, "*args and **kwargs in calls are not supported")
-        kind, what = self.resolve_callee(e.func)
-        if kind == "method":
-            return self.method_call(e, what, out)
-        args = [self.atom(a, out) for a in e.args]
-        kws = {k.arg: self.atom(k.value, out) for k in e.keywords}
-        if kind == "helper":
-            return self.helper_call(e, what, args, kws)
-        key = BUILTIN_AS.get(what, what)
-        if what == "sum" and not kws:
-            kws = {"axis": const(0)}
-        if what in ("max", "min") and len(args) == 2:
-            key = "np.maximum" if what == "max" else "np.minimum"
-        elif what in ("max", "min") and len(args) == 1:
-            key = f"np.{what}"
-            kws = {"axis": const(0)}
-        node = call(key, args, kws)
-        prim = primitives.lookup(key)
-        if prim is not None:
-            try:
-                bind(prim, node)
-            except TypeError as exc:
-                self.fail(e, str(exc))
-        return node
-
-    def method_call(self, e, method, out):
-        receiver = self.atom(e.func.value, out)
-        if method == "pop" and not e.args and isinstance(receiver, gast.Name):
-            return call(gast.Attribute(value=receiver, attr="pop", ctx=gast.Load()))
-        target = METHODS.get(method)
-        if target is None:
-            self.fail(e, f"method '.{method}()' is not supported")
-        args = [self.atom(a, out) for a in e.args]
-        kws = {k.arg: self.atom(k.value, out) for k in e.keywords}
-        if method in ("reshape", "transpose") and len(args) > 1:
-            args = [self.tuple_atom(args, out)]
-        if method == "transpose" and not args:
-            return call(target, [receiver], kws)
-        return call(target, [receiver] + args, kws)
-
-    def tuple_atom(self, atoms, out):
-        node = gast.Tuple(elts=atoms, ctx=gast.Load())
-        return node if is_atom(node) else self.emit(out, node, "shape")
-
-    def helper_call(self, e, fn, args, kws):
-        try:
-            sig = inspect.signature(fn)
-            bound = sig.bind(*args, **kws)
-        except (TypeError, ValueError) as exc:
-            self.fail(e, f"bad call of {getattr(fn, '__name__', fn)}: {exc}")
-        params = list(sig.parameters.values())
-        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
-            self.fail(e, f"helper {fn.__name__} takes *args/**kwargs, which is not supported")
-        atoms = []
-        for p in params:
-            if p.name in bound.arguments:
-                atoms.append(bound.arguments[p.name])
-            elif isinstance(p.default, (int, float, bool, str, type(None))):
-                atoms.append(const(p.default))
-            else:
-                atoms.append(self.capture_value(f"{p.name}_default", p.default))
-        gen = self.name_of(fn)
-        self.helpers[gen] = gen
-        return call(gen, atoms)
-
-
-_NOVALUE = object()
-
-
-def _is_library(fn):
-    """Functions of the standard library and installed packages are not the user's helpers:
-    astjax needs rules for them rather than transforming their (arbitrary) source."""
-    module = getattr(fn, "__module__", "") or ""
-    if module.split(".")[0] in ("numpy", "math", "builtins", "scipy", "astjax"):
-        return True
-    filename = os.path.realpath(getattr(getattr(fn, "__code__", None), "co_filename", "") or "")
-    return any(filename.startswith(p + os.sep) for p in _library_dirs())
-
-
-def _library_dirs():
-    paths = sysconfig.get_paths()
-    return {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")
-            if k in paths}
-
-
-def _walk_same_loop(node):
-    """Nodes of ``node`` that belong to the current loop (not to loops nested in it)."""
-    yield node
-    for child in gast.iter_child_nodes(node):
-        if isinstance(child, (gast.For, gast.While, gast.FunctionDef, gast.Lambda)):
-            continue
-        yield from _walk_same_loop(child)
-
-
 def _hint_of(target):
     return target.id if isinstance(target, gast.Name) else "t"
 
@@ -920,16 +479,6 @@ def _as_load(node):
 def _clone(node):
     import copy
     return copy.deepcopy(node)
-
-
-def _clone_stmts(stmts):
-    import copy
-    out = []
-    for s in stmts:
-        c = copy.deepcopy(s)
-        c.origin = getattr(s, "origin", None)
-        out.append(c)
-    return out
 
 
 def _set_origin(node, origin):
