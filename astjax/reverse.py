@@ -30,8 +30,11 @@ the reverse sweep pops them in the opposite order.  ``if``s reverse into ``if``s
 test, loops into loops over the recorded trip count (a plain ``for i in range(n)`` simply runs
 backwards), helper calls into calls of the helper's own sweeps, item writes restore the
 overwritten item.  Adjoints are named ``d_<variable>``; rules come from ``rules.py``.
+A helper's sweeps are specialized to which of its parameters are active at its call sites
+(``h_fwd_x``/``h_bwd_x`` when only ``x`` is; see _Variants), as in forward.py.
 """
 import copy
+import itertools
 
 from . import primitives
 from ._syntax import assign, call, const, gast, name
@@ -48,49 +51,112 @@ TAPE = "_tape"
 
 
 def reverse_program(program, wrt_entry):
-    """Forward and reverse sweeps for every function of a core program.  ``wrt_entry`` lists
-    the entry parameters to differentiate.  Returns [(fdef, env)] units for emit.compile_functions:
-    the plain core function of each helper (for calls that carry no derivative) and
-    ``<name>_fwd``/``<name>_bwd`` of every function."""
-    units = []
-    for fname, core in program.functions.items():
-        custom = getattr(core.fn, "__astjax_custom__", None)
-        if custom is not None and fname != program.entry:
-            units += custom.reverse_units(core)         # user rules (astjax/custom.py)
-            continue
-        wrt = wrt_entry if fname == program.entry else core.params
-        fwd, bwd = _FunctionReverse(core, wrt, program).build()
-        units += [(fwd, core.env), (bwd, core.env)]
-        if fname != program.entry:
-            units.append((core.node, core.env))
-    return units
+    """Forward and reverse sweeps for a core program.  ``wrt_entry`` lists the entry parameters
+    to differentiate.  Returns [(fdef, env)] units for emit.compile_functions: ``<entry>_fwd``/
+    ``<entry>_bwd``, the sweeps of each helper for each pattern of active arguments it is
+    called with (see _Variants), and the plain core function of each helper (for calls that
+    carry no derivative)."""
+    variants = _Variants(program)
+    variants.request(program.entry, [p in wrt_entry for p in program.main.params], entry=True)
+    return variants.build()
 
 
 def grad_program(program, kind, nums, single, has_aux):
     """``grad``/``value_and_grad`` of a core program: the entry as ONE function holding both
     sweeps (first unit), then the sweeps of the helpers it calls."""
-    units = []
-    entry = None
-    for fname, core in program.functions.items():
-        if fname == program.entry:
-            wrt = [core.params[i] for i in nums]
-            entry = _FunctionReverse(core, wrt, program).build_entry(kind, nums, single, has_aux)
-            units.insert(0, (entry, core.env))
-        elif getattr(core.fn, "__astjax_custom__", None) is not None:
-            units += core.fn.__astjax_custom__.reverse_units(core)
-        else:
-            fwd, bwd = _FunctionReverse(core, core.params, program).build()
-            units += [(fwd, core.env), (bwd, core.env), (core.node, core.env)]
-    return units
+    variants = _Variants(program)
+    core = program.main
+    wrt = [core.params[i] for i in nums]
+    entry = _FunctionReverse(core, wrt, program, variants).build_entry(kind, nums, single,
+                                                                       has_aux)
+    return [(entry, core.env)] + variants.build()
 
 
 def sweep_names(fname):
     return f"{fname}_fwd", f"{fname}_bwd"
 
 
+class _Variants:
+    """The sweeps a program needs: one pair per (function, pattern of active parameters),
+    generated from a worklist as call sites ask for them.  A helper's sweeps carry adjoint code
+    only for the parameters active at its call sites::
+
+        def f(x, y):                       h_fwd(x, y, _tape) / h_bwd(g, _tape)
+            a = h(x, y)                      both active: the plain names
+            b = h(x, 2.0)                  h_fwd_x(x, y, _tape) / h_bwd_x(g, _tape)
+            ...                              only x active: no d_y anywhere
+
+    ``<f>_bwd_x`` still returns one cotangent per parameter (``0.0`` for the inactive ones),
+    so call sites index it by position like the full ``<f>_bwd``.  A list parameter the
+    helper mutates (the ``_tape`` of generated gradients) counts as active at every active
+    call: its adjoint goes in and comes out of the reverse sweep.  Custom rules
+    (astjax/custom.py) keep their one pair ``<f>_fwd``/``<f>_bwd``."""
+
+    def __init__(self, program):
+        self.program = program
+        self.mutated = mutated_params(program)
+        self.names = {}                  # (function, mask) -> (fwd name, bwd name)
+        self.queue = []
+        self.taken = set(program.functions)
+        for core in program.functions.values():
+            self.taken |= {n.id for n in gast.walk(core.node) if isinstance(n, gast.Name)}
+            self.taken |= set(core.env)
+
+    def call_mask(self, callee, active):
+        """The pattern of a call of ``callee`` whose positional arguments are active as in
+        ``active``: those, and the lists the callee mutates."""
+        params = self.program.functions[callee].params
+        mutated = self.mutated.get(callee, ())
+        return [(i < len(active) and active[i]) or i in mutated for i in range(len(params))]
+
+    def request(self, fname, mask, entry=False):
+        """(fwd name, bwd name) of ``fname``'s sweeps for ``mask`` (one bool per parameter),
+        queued for generation on first request.  The entry's own pattern, and a helper's
+        all-active one, get the plain names ``<f>_fwd``/``<f>_bwd``; any other pattern is
+        suffixed with its active parameters (``<f>_fwd_x``)."""
+        core = self.program.functions[fname]
+        if getattr(core.fn, "__astjax_custom__", None) is not None and \
+                fname != self.program.entry:
+            return sweep_names(fname)            # built once, for all its parameters
+        key = (fname, tuple(mask))
+        if key not in self.names:
+            fwd, bwd = sweep_names(fname)
+            active = "_".join(p for p, a in zip(core.params, mask) if a) or "none"
+            suffixes = ([""] if entry or all(mask) else []) + [f"_{active}"]
+            suffix = next(x for x in itertools.chain(suffixes, (f"_{active}{k}"
+                                                                for k in itertools.count(2)))
+                          if f"{fwd}{x}" not in self.taken and f"{bwd}{x}" not in self.taken)
+            self.names[key] = f"{fwd}{suffix}", f"{bwd}{suffix}"
+            self.taken |= set(self.names[key])
+            self.queue.append(key)
+        return self.names[key]
+
+    def build(self):
+        """Generate every requested pair (requests made while generating join the queue),
+        then add the custom rules and the plain helpers."""
+        units = []
+        while self.queue:
+            fname, mask = self.queue.pop(0)
+            core = self.program.functions[fname]
+            wrt = [p for p, a in zip(core.params, mask) if a]
+            fwd, bwd = _FunctionReverse(core, wrt, self.program, self).build(
+                *self.names[(fname, mask)])
+            units += [(fwd, core.env), (bwd, core.env)]
+        for fname, core in self.program.functions.items():
+            if fname == self.program.entry:
+                continue
+            custom = getattr(core.fn, "__astjax_custom__", None)
+            if custom is not None:
+                units += custom.reverse_units(core)     # user rules (astjax/custom.py)
+            else:
+                units.append((core.node, core.env))
+        return units
+
+
 class _FunctionReverse:
-    def __init__(self, core, wrt, program):
+    def __init__(self, core, wrt, program, variants):
         self.core = core
+        self.variants = variants
         self.wrt = list(wrt)
         self.helpers = core.helpers
         fdef = core.node
@@ -103,7 +169,7 @@ class _FunctionReverse:
         self.params = core.params
         # parameters this function mutates (lists it appends to or pops from, items it
         # writes): their adjoints come in as well as go out (``d_lst=0.0`` in the reverse sweep)
-        self.mutated = mutated_params(program)
+        self.mutated = variants.mutated
         self.inout = [self.params[i] for i in sorted(self.mutated[core.name])]
         self._count_assignments()
         self._activity()
@@ -304,11 +370,11 @@ class _FunctionReverse:
         return [_stmt(assign(v, const(None)), self.fdef) for v in sorted(names)
                 if v not in self.params and not _first_assigned_at_top(self.fdef.body, v)]
 
-    def build(self):
-        """``f_fwd(params, _tape)`` and ``f_bwd(g, _tape)``: the sweeps as two functions, for
-        helpers (called inside other sweeps) and for ``vjp`` (reverse sweep run later)."""
+    def build(self, fwd_name, bwd_name):
+        """``f_fwd(params, _tape)`` and ``f_bwd(g, _tape)`` (under the given names): the sweeps
+        as two functions, for helpers (called inside other sweeps) and for ``vjp`` (reverse
+        sweep run later)."""
         fname = self.core.name
-        fwd_name, bwd_name = sweep_names(fname)
         fwd, rev = self._sweeps()
         snapshot = sorted(self.needed)
         fwd_body = self._none_inits(self.needed) + fwd
@@ -336,7 +402,9 @@ class _FunctionReverse:
                                         name(self.tape, gast.Param())] + inout, posonlyargs=[], vararg=None, kwonlyargs=[],
                                   kw_defaults=[], kwarg=None, defaults=[const(0.0)] * len(inout))
         bwd_def = _fdef(bwd_name, bwd_args, head + self._adjoint_inits() + rev + [back], self.fdef)
-        bwd_def.doc = (f"Reverse sweep of {fname}: cotangents of ({', '.join(self.params)}) "
+        inactive = [p for p in self.params if p not in self.active]
+        zeros = f" (0.0 for {', '.join(inactive)}: inactive here)" if inactive else ""
+        bwd_def.doc = (f"Reverse sweep of {fname}: cotangents of ({', '.join(self.params)}){zeros} "
                        f"from the cotangent {self.g} of its result.")
         return fwd_def, bwd_def
 
@@ -408,7 +476,7 @@ class _FunctionReverse:
                     push = [_stmt(self.push(name(target.id)), s)]
                 value = s.value
                 if prim_key(value, self.helpers) == "helper" and self._call_active(value):
-                    value = call(sweep_names(dotted_path(value.func))[0],
+                    value = call(self._sweeps_of(value)[0],
                                  list(value.args) + [name(self.tape)])
                 return push + [_stmt(assign(target.id, value), s)]
             if target.value.id in self.needed:
@@ -444,6 +512,12 @@ class _FunctionReverse:
 
     def _call_active(self, op):
         return any(self.is_active(a) for a in op.args)
+
+    def _sweeps_of(self, op):
+        """(fwd, bwd) names of the callee's sweeps for this call's active arguments."""
+        callee = dotted_path(op.func)
+        mask = self.variants.call_mask(callee, [self.is_active(a) for a in op.args])
+        return self.variants.request(callee, mask)
 
     # -- reverse sweep ----------------------------------------------------------------------------
     def rev_block(self, stmts):
@@ -592,9 +666,9 @@ class _FunctionReverse:
 
     def rev_helper(self, s, op, g):
         callee = dotted_path(op.func)
-        bwd = sweep_names(callee)[1]
         if not self._call_active(op):
             return []
+        bwd = self._sweeps_of(op)[1]
         grads = name(self.fresh(f"d_{callee}_args"))
         inout = sorted(self.mutated.get(callee, ()))
         extra = [self.read_adj(op.args[i].id) if self.is_active(op.args[i]) else const(0.0)

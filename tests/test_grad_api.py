@@ -114,6 +114,44 @@ def test_source_is_readable_and_points_at_user_lines():
     assert "np.exp(neg" in core
 
 
+def scaled_sin(x, y):
+    return np.sin(x) * np.exp(y)
+
+
+def uses_scaled_sin(x, y):
+    return np.sum(scaled_sin(x, y))
+
+
+def power_of(x, n):
+    if n == 0:
+        return 1.0
+    return x * power_of(x, n - 1)
+
+
+def uses_power_of(x):
+    return np.sum(power_of(x, 3))
+
+
+def test_helper_sweeps_carry_only_the_active_arguments():
+    # only x is active at the call: scaled_sin gets sweeps for x alone, no adjoint of y
+    x, y = np.array([0.3, -1.2]), np.array([0.5, 2.0])
+    grad_x = astjax.grad(uses_scaled_sin, argnums=0)
+    text = astjax.source(grad_x)
+    assert "def scaled_sin_bwd_x(" in text and "scaled_sin_bwd(" not in text
+    assert "d_y" not in text
+    np.testing.assert_allclose(grad_x(x, y), np.cos(x) * np.exp(y))
+    # both active: the plain names, and both cotangents
+    both = astjax.grad(uses_scaled_sin, argnums=(0, 1))
+    text = astjax.source(both)
+    assert "def scaled_sin_bwd(" in text and "d_y" in text
+    dx, dy = both(x, y)
+    np.testing.assert_allclose(dy, np.sin(x) * np.exp(y))
+    # a recursive helper calling itself with the same pattern reuses its variant
+    text = astjax.source(astjax.grad(uses_power_of))
+    assert text.count("def power_of_bwd_x(") == 1 and "d_n" not in text
+    np.testing.assert_allclose(astjax.grad(uses_power_of)(x), 3 * x ** 2)
+
+
 def test_grad_of_integer_argument_is_an_error():
     with pytest.raises(astjax.DifferentiationError, match="argument 'x' has dtype int64"):
         astjax.grad(sum_logistic)(np.arange(3))
