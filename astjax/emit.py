@@ -20,9 +20,12 @@ from ._syntax import gast, to_source
 _counter = itertools.count(1)
 
 
-def render(fdef, comments=True):
+GENERATED_ORIGINS = {}    # pseudo file name -> {line number: Origin of the user's line}
+
+
+def render(fdef, comments=True, origins=None):
     """Readable source of one gast FunctionDef; a comment names the user's line whenever the
-    origin changes."""
+    origin changes.  ``origins``, if given, receives each line's Origin (or None)."""
     lines = []
     header = to_source(gast.FunctionDef(name=fdef.name, args=fdef.args, body=[gast.Pass()],
                                         decorator_list=[], returns=None, type_comment=None,
@@ -31,8 +34,14 @@ def render(fdef, comments=True):
     lines.append(header)
     if doc:
         lines.append(f'    """{doc}"""')
-    state = {"origin": None}
+    state = {"origin": getattr(fdef, "origin", None), "marks": [(0, getattr(fdef, "origin", None))]}
     _render_block(fdef.body, 1, lines, state, comments)
+    if origins is not None:
+        marks = dict(state["marks"])
+        current = None
+        for i in range(len(lines)):
+            current = marks.get(i, current)
+            origins.append(current)
     return "\n".join(lines) + "\n"
 
 
@@ -45,6 +54,8 @@ def _render_block(stmts, depth, lines, state, comments):
         origin = getattr(s, "origin", None)
         if comments and origin is not None and origin != state["origin"] and origin.text:
             lines.append(f"{pad}# {origin.short}: {origin.text}")
+        if origin is not None and origin != state["origin"]:
+            state["marks"].append((len(lines), origin))
         state["origin"] = origin if origin is not None else state["origin"]
         note = getattr(s, "note", None)
         if note:
@@ -87,9 +98,12 @@ def compile_functions(units, label):
     functions = {}
     namespaces = []
     for fdef, env in units:
-        text = render(fdef)
+        origins = []
+        text = render(fdef, origins=origins)
         filename = f"<astjax-{next(_counter)}: {label}: {fdef.name}>"
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        # transforming this function again cites the user's lines, not these generated ones
+        GENERATED_ORIGINS[filename] = {i + 1: o for i, o in enumerate(origins) if o is not None}
         namespace = base_namespace()
         namespace.update(env)
         code = compile(text, filename, "exec")

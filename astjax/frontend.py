@@ -141,12 +141,17 @@ def _lambda_node(source, fn, filename, start):
 
 
 def _attach_origins(node, filename, start):
+    from .emit import GENERATED_ORIGINS
+    generated = GENERATED_ORIGINS.get(filename, {})    # astjax's own output: the user's line
     for sub in gast.walk(node):
         lineno = getattr(sub, "lineno", None)
         if lineno is not None:
             absolute = start + lineno - 1
-            text = linecache.getline(filename, absolute).strip()
-            sub.origin = Origin(filename, absolute, text)
+            origin = generated.get(absolute)
+            if origin is None:
+                text = linecache.getline(filename, absolute).strip()
+                origin = Origin(filename, absolute, text)
+            sub.origin = origin
 
 
 def _where(node):

@@ -336,7 +336,9 @@ class _Normalizer(FlowLowering, CallResolution):
         if isinstance(e, gast.BinOp):
             if type(e.op) not in BINOPS:
                 self.fail(e, f"operator {type(e.op).__name__} is not supported")
-            return gast.BinOp(left=self.atom(e.left, out), op=e.op, right=self.atom(e.right, out))
+            left, right = self.atom(e.left, out), self.atom(e.right, out)
+            folded = _fold(left, e.op, right)
+            return folded if folded is not None else gast.BinOp(left=left, op=e.op, right=right)
         if isinstance(e, gast.UnaryOp):
             return gast.UnaryOp(op=e.op, operand=self.atom(e.operand, out))
         if isinstance(e, gast.Compare):
@@ -484,6 +486,22 @@ def _clone(node):
 def _set_origin(node, origin):
     for n in gast.walk(node):
         n.origin = origin
+
+
+_FOLDABLE = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+             gast.Mult: lambda a, b: a * b}
+
+
+def _fold(left, op, right):
+    """``2 - 1`` -> ``1``: arithmetic on two Python number literals, as Python would do it."""
+    if not (isinstance(left, gast.Constant) and isinstance(right, gast.Constant)):
+        return None
+    a, b = left.value, right.value
+    numbers = (int, float)
+    if type(op) not in _FOLDABLE or not (isinstance(a, numbers) and isinstance(b, numbers)) \
+            or isinstance(a, bool) or isinstance(b, bool):
+        return None
+    return const(_FOLDABLE[type(op)](a, b))
 
 
 class ExprNormalizer(_Normalizer):
