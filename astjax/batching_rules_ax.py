@@ -21,27 +21,23 @@ def _pos(args, n):
     return list(args.values())[:n]
 
 
-@rule("unbroadcast")
-def unbroadcast(b, prim, args):
-    """_ax.unbroadcast(v, x): sum v down to x's per-example shape, keeping the batch axis."""
-    v, x = _pos(args, 2)
-    if not v.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    nb = 1 if v.batched else 0
-    vn = b.lanes(v) if v.batched else v.node
-    return b.t("_ax.unbroadcast_lanes(v, s, nb)", v=vn, s=lane_shape(b, x), nb=nb), \
-        Val(v.batched, x.rank)
+def _to_lane_shape(helper):
+    """A rule for ``_ax.<f>(v, x)`` that brings v to x's per-example shape: the batched
+    form calls ``_ax.<helper>(v, per-example shape of x, v batched?)``."""
+    def batch_rule(b, prim, args):
+        v, x = _pos(args, 2)
+        if not v.batched and not x.batched:
+            return b.recall(), _un(x.rank)
+        nb = 1 if v.batched else 0
+        vn = b.lanes(v) if v.batched else v.node
+        return b.t(f"_ax.{helper}(v, s, nb)", v=vn, s=lane_shape(b, x), nb=nb), \
+            Val(v.batched, x.rank)
+    return batch_rule
 
 
-@rule("broadcast_like")
-def broadcast_like(b, prim, args):
-    v, x = _pos(args, 2)
-    if not v.batched and not x.batched:
-        return b.recall(), _un(x.rank)
-    nb = 1 if v.batched else 0
-    vn = b.lanes(v) if v.batched else v.node
-    return b.t("_ax.broadcast_lanes(v, s, nb)", v=vn, s=lane_shape(b, x), nb=nb), \
-        Val(v.batched, x.rank)
+# _ax.unbroadcast(v, x) sums v down to x's per-example shape; broadcast_like is its adjoint
+unbroadcast = rule("unbroadcast")(_to_lane_shape("unbroadcast_lanes"))
+broadcast_like = rule("broadcast_like")(_to_lane_shape("broadcast_lanes"))
 
 
 @rule("reshape_like")
