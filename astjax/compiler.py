@@ -268,6 +268,8 @@ def _describe_notes(notes, indent="  "):
             entry["status"] = note.status
         if note.status == "Python" and note.detail not in entry["details"]:
             entry["details"].append(note.detail)
+        if note.status == "fused" and "recomputes" in note.detail:
+            entry["details"].append(note.detail.split("; ", 1)[1])
         if note.status == "NumPy" and note.detail not in entry["details"] \
                 and entry["status"] != "Python":
             entry["details"].append(note.detail)

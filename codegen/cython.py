@@ -409,11 +409,13 @@ class FunctionEmitter:
             out.append(f"{pad}pass")
             return
         state = self.origin_state
-        for item in kernels.plan(stmts, self.typing):
-            first = item.stmts[0] if isinstance(item, kernels.Run) else item
+        items = kernels.plan(stmts, self.typing)
+        kernels.rematerialize(items, self)
+        for item in items:
+            first = item.own[0] if isinstance(item, kernels.Run) else item
             self.comment(first, out, pad, state)
             if isinstance(item, kernels.Run):
-                for s in item.stmts[1:]:
+                for s in item.own[1:]:
                     self.comment(s, out, pad, state, compact=True)
                 kernels.emit_run(item, self, out, pad)
             else:

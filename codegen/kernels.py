@@ -34,6 +34,14 @@ of one ndim; the arrays they read may have fewer dimensions or any strides. At r
 - shapes NumPy refuses: the same statements as NumPy (which raises NumPy's error).
 
 An intermediate is written to an array only when something outside the run reads it.
+Rematerialization (`rematerialize`): when a later run of the block reads temporaries of an
+earlier one (a gradient's backward loop reading exp(-x), 1 + exp(-x), ... after the `np.sum`
+that ended the forward loop) and nothing else does, the later loop recomputes them from the
+earlier run's inputs (at most REMAT_MAX_OPS statements, reading no more arrays than before)
+and the earlier loop stores nothing; the .pyx says so in a comment and explain() on the line.
+Same C expressions, same inputs: the same values, except that libmvec's vector exp/log/...
+and the scalar ones of a loop's remainder may differ by a few ulp (as between two runs of
+one loop on different thread counts); with arithmetic only, bit for bit.
 `x -= 0.1 * x` (an Assign marked `augmented` by normalize) on an array writes x's own buffer,
 as NumPy does, so the caller's array and every alias see the update; when the target is
 read-only or overlaps another operand at other positions, NumPy does the update instead.
@@ -64,6 +72,13 @@ class Run:
     ndim: int
     stmts: list = field(default_factory=list)
     reductions: set = field(default_factory=set)     # targets that are reduction results
+    remat: list = field(default_factory=list)     # statements of an earlier run recomputed here
+    recomputed_by: dict = field(default_factory=dict)   # var -> ids of later readers recomputing it
+
+    @property
+    def own(self):
+        """The run's own statements (without those recomputed from an earlier run)."""
+        return [s for s in self.stmts if not any(s is r for r in self.remat)]
 
 
 def _flat_ok(t):
@@ -137,6 +152,128 @@ def plan(stmts, typing):
         if ndim is not None and reduction_rule(s.value, typing) is not None:
             run.reductions.add(s.targets[0].id)
     return items
+
+
+# ----------------------------------------------------------------------------- rematerialization
+
+REMAT_MAX_OPS = 6     # the most statements one loop recomputes instead of reading stored arrays
+
+
+def _assigned(s):
+    return s.targets[0].id if isinstance(s, gast.Assign) and isinstance(
+        s.targets[0], gast.Name) else None
+
+
+def _array_reads(s, typing, fe):
+    return {v for v in fe.reads_of(s) if isinstance(_name_type(typing, v), cexpr.Array)}
+
+
+def _quiet_between(s, typing, fe, names):
+    """A statement between two runs that cannot change what a recomputation reads: it assigns
+    a name (none of `names`), reads no array and calls nothing but the astjax runtime."""
+    target = _assigned(s)
+    if target is None or target in names or getattr(s, "augmented", False):
+        return False
+    if _array_reads(s, typing, fe):
+        return False
+    op = s.value
+    if isinstance(op, gast.Call):
+        func = op.func
+        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+            and func.value.id == "_ax"
+    return isinstance(op, (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare))
+
+
+def rematerialize(items, fe):
+    """Let a later run recompute the temporaries it reads from an earlier run of the block
+    instead of the earlier run storing them to arrays (`exp2 = np.exp(-x)` read after an
+    `np.sum` that split the loop): the later loop evaluates the same C expressions on the same
+    inputs, so its values are bit-identical. Done only when the temporaries are read nowhere
+    else, the recomputed chain has at most REMAT_MAX_OPS statements, and the later loop then
+    reads no more arrays than before."""
+    for j, later in enumerate(items):
+        if not isinstance(later, Run):
+            continue
+        for k in range(j - 1, -1, -1):
+            earlier = items[k]
+            if isinstance(earlier, Run):
+                if earlier.ndim == later.ndim:
+                    _remat_pair(earlier, later, items[k + 1:j], fe)
+                break
+            if _assigned(earlier) is None:
+                break
+
+
+def _remat_pair(earlier, later, between, fe):
+    typing = fe.typing
+    if later.remat or any(getattr(s, "augmented", False) for s in earlier.stmts + later.stmts):
+        return
+    if any(_like_of_array(s, typing) for s in earlier.stmts):
+        return
+    defs = {}
+    for s in earlier.stmts:
+        target = s.targets[0].id
+        if target in defs:
+            defs[target] = None                      # assigned twice in the run: leave it
+        elif target not in earlier.reductions:
+            defs[target] = s
+    later_ids = {id(s) for s in later.stmts}
+    old_ext = []
+    assigned = set()
+    for s in later.stmts:
+        for v in sorted(_array_reads(s, typing, fe)):
+            if v not in assigned and v not in old_ext:
+                old_ext.append(v)
+        assigned.add(s.targets[0].id)
+    wanted = [v for v in old_ext if defs.get(v) is not None and v not in fe.fn.env
+              and not fe.read_outside(v, {id(s) for s in earlier.stmts} | later_ids)]
+    if not wanted:
+        return
+    chain, seen = [], set()
+
+    def need(v):
+        s = defs.get(v)
+        if s is None or v in seen:
+            return
+        seen.add(v)
+        for a in operands(s.value):
+            if isinstance(a, gast.Name):
+                need(a.id)
+        chain.append(s)
+    for v in wanted:
+        need(v)
+    chain.sort(key=lambda s: next(i for i, t in enumerate(earlier.stmts) if t is s))
+    if len(chain) > REMAT_MAX_OPS or any(defs.get(t.targets[0].id) is None for t in chain):
+        return
+    made = {s.targets[0].id for s in chain}
+    inputs = {a.id for s in chain for a in operands(s.value)
+              if isinstance(a, gast.Name) and a.id not in made}
+    if inputs & earlier.reductions or inputs & set(defs):
+        return                                     # only from what the earlier run read
+    new_ext = [v for v in old_ext if v not in wanted]
+    new_ext += sorted(v for v in inputs if isinstance(_name_type(typing, v), cexpr.Array)
+                      and v not in new_ext)
+    if len(new_ext) > len(old_ext) or any(v in fe.fn.env for v in new_ext if v not in old_ext):
+        return
+    types = [_name_type(typing, v) for v in new_ext]
+    if not all(_flat_ok(t) and t.ndim == later.ndim for t in types) and all(
+            _flat_ok(_name_type(typing, v)) and _name_type(typing, v).ndim == later.ndim
+            for v in old_ext):
+        return                                     # the later loop would lose its flat form
+    if any(_like_of_array(s, typing) for s in later.stmts) and len(new_ext) > 1:
+        return                                     # equal shapes no longer guaranteed
+    names = made | inputs
+    chain_ids = {id(s) for s in chain}
+    if any(_assigned(s) in names for s in earlier.stmts if id(s) not in chain_ids):
+        return
+    if any(_assigned(s) in names for s in later.stmts):
+        return
+    if not all(_quiet_between(s, typing, fe, names) for s in between):
+        return
+    later.remat = chain
+    later.stmts = chain + later.stmts
+    for v in made:
+        earlier.recomputed_by[v] = later_ids
 
 
 # ----------------------------------------------------------------------------- emission
@@ -216,12 +353,13 @@ def _analyze(run, fe):
     materialize = []
     for position, s in enumerate(run.stmts):
         target = s.targets[0].id
-        if target in run.reductions or target in materialize or id(s) in inplace:
+        if target in run.reductions or target in materialize or id(s) in inplace \
+                or any(s is r for r in run.remat):
             continue
         if any(t.targets[0].id == target for t in run.stmts[position + 1:]):
             continue                          # reassigned in the run: the last one counts
         read_before = any(target in fe.reads_of(t) for t in run.stmts[:position + 1])
-        if read_before or fe.read_outside(target, in_run):
+        if read_before or fe.read_outside(target, in_run | run.recomputed_by.get(target, set())):
             materialize.append(target)
     deps, current = {}, {e: {e} for e in externals}
     for s in run.stmts:
@@ -268,12 +406,21 @@ def emit_run(run, fe, out, pad):
     flat_ok = all(_flat_ok(t) and t.ndim == run.ndim for t in types.values())
     bcast_ok = not any(_like_of_array(s, typing) for s in run.stmts) and all(
         types[v].ndim == run.ndim for v in rp.inplace_vars)
+    recomputed = ", ".join(r.targets[0].id for r in run.remat)
+    if run.remat:
+        sources = sorted({a.id for r in run.remat for a in operands(r.value)
+                          if isinstance(a, gast.Name) and a.id in rp.externals})
+        out.append(f"{pad}# recomputed in this loop, not stored: {recomputed} "
+                   f"(from {', '.join(sources)})")
     if not (flat_ok or bcast_ok):
         for s in run.stmts:
             fe.python_stmt(s, out, pad, reason="shapes of a gradient rule that may broadcast")
         return
-    for s in run.stmts:
-        fe.note(s, "fused", "fused loop" + (" (in place)" if id(s) in rp.inplace else ""))
+    for k, s in enumerate(run.own):
+        detail = "fused loop" + (" (in place)" if id(s) in rp.inplace else "")
+        if k == 0 and run.remat:
+            detail += f"; recomputes {recomputed} (not stored)"
+        fe.note(s, "fused", detail)
     alias = []
     for v in rp.inplace_vars:
         alias.append(f"{py(v)}.flags.writeable")
