@@ -5,7 +5,7 @@ assignments nothing reads (dropped, so merged-away flags do not clutter the outp
 import copy
 
 from ._syntax import gast
-from .core import dotted_path
+from .core import dotted_path, walk_stmts as _walk
 
 def _liveness(body):
     """Variables live after each compound statement, and at each loop's head."""
@@ -130,16 +130,6 @@ def _item_written(stmts):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
             out.add(s.targets[0].value.id)
     return out
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, gast.If):
-            yield from _walk(s.body)
-            yield from _walk(s.orelse)
-        elif isinstance(s, (gast.For, gast.While)):
-            yield from _walk(s.body)
 
 
 def _is_break(s):

@@ -16,7 +16,7 @@ import linecache
 import numpy as np
 
 from . import primitives
-from ._syntax import parse
+from ._syntax import gast, parse
 from .api import _argnums_tuple, _check_callable
 from .emit import compile_functions
 from .forward import forward_program
@@ -231,14 +231,9 @@ def _parse_generated(text, program):
     fdef.args.defaults = list(core.args.defaults)
     for s in fdef.body:
         s.origin = fdef.origin
-        for n in _walk(s):
+        for n in gast.walk(s):
             n.origin = fdef.origin
     return fdef
-
-
-def _walk(s):
-    from ._syntax import gast
-    return gast.walk(s)
 
 
 def _mutates(program):

@@ -81,7 +81,6 @@ class FlowLowering:
             if isinstance(s, gast.Continue):
                 out.append(self.stmt(assign(self._loop_flag("cont", s), const(True))))
                 return out
-            before = self._flags_now()
             out += self.statement(s)
             flags = self._flags_set_by(s)
             rest = stmts[i + 1:]
@@ -92,11 +91,7 @@ class FlowLowering:
                 node.origin = getattr(rest[0], "origin", self.origin)
                 out.append(node)
                 return out
-            del before
         return out
-
-    def _flags_now(self):
-        return None
 
     def _flags_set_by(self, s):
         """Flags a statement may set that must stop the statements after it."""

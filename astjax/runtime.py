@@ -247,25 +247,23 @@ def matmul_vjp_b(g, a, b):
 
 def einsum_vjp(g, subscripts, operands, i):
     """Cotangent of operand ``i`` of ``np.einsum(subscripts, *operands)``."""
-    inputs, _, output = subscripts.replace(" ", "").partition("->")
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
     terms = inputs.split(",")
-    if not _:
+    if not arrow:
         output = "".join(sorted(c for c in set(inputs) if c.isalpha() and inputs.count(c) == 1))
+    target = terms[i]
+    if len(set(target)) != len(target):
+        from .errors import DifferentiationError
+        raise DifferentiationError(f"no gradient for einsum {subscripts!r}: an index repeats "
+                                   f"within one operand (a trace or diagonal)")
     others = [t for j, t in enumerate(terms) if j != i]
     ops = [o for j, o in enumerate(operands) if j != i]
-    target = terms[i]
-    # letters of operand i that appear nowhere else are summed out: broadcast them back
     present = set(output) | set("".join(others))
     kept = "".join(c for c in target if c in present)
-    spec = ",".join([output] + others) + "->" + kept
-    partial = np.einsum(spec, g, *ops)
-    if kept != target:
-        shape = np.shape(operands[i])
-        expand = [target.index(c) for c in target if c not in kept]
-        partial = np.einsum(kept + "->" + "".join(c for c in target if c in kept), partial)
-        partial = np.broadcast_to(np.expand_dims(partial, tuple(expand)), shape)
-    if len(set(target)) != len(target):
-        raise NotImplementedError("einsum with a repeated index in one operand (a trace)")
+    partial = np.einsum(",".join([output] + others) + "->" + kept, g, *ops)
+    if kept != target:        # letters only operand i has were summed out: broadcast them back
+        missing = tuple(k for k, c in enumerate(target) if c not in present)
+        partial = np.broadcast_to(np.expand_dims(partial, missing), np.shape(operands[i]))
     return partial
 
 

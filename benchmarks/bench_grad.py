@@ -41,32 +41,31 @@ def mlp_args(rng):
     return w1, b1, w2, b2, x, y
 
 
-def jax_versions(jax, fn_np, argnums):
-    jnp = jax.numpy
+def mlp_loss_in(xnp):
+    """``mlp_loss`` written against a NumPy-like module (autograd.numpy, jax.numpy)."""
+    def loss(w1, b1, w2, b2, x, y):
+        h = xnp.tanh(xnp.dot(x, w1) + b1)
+        logits = xnp.dot(h, w2) + b2
+        m = xnp.max(logits, axis=1, keepdims=True)
+        lse = m + xnp.log(xnp.sum(xnp.exp(logits - m), axis=1, keepdims=True))
+        return -xnp.mean(xnp.sum(y * (logits - lse), axis=1))
+    return loss
+
+
+def peer_versions(xnp, fn_np):
+    """The benchmark function written against a peer's NumPy module."""
     if fn_np is sum_logistic:
-        def f(x):
-            return jnp.sum(1.0 / (1.0 + jnp.exp(-x)))
-    else:
-        def f(w1, b1, w2, b2, x, y):
-            h = jnp.tanh(x @ w1 + b1)
-            logits = h @ w2 + b2
-            lse = jax.nn.logsumexp(logits, axis=1, keepdims=True)
-            return -jnp.mean(jnp.sum(y * (logits - lse), axis=1))
+        return lambda x: xnp.sum(1.0 / (1.0 + xnp.exp(-x)))
+    return mlp_loss_in(xnp)
+
+
+def jax_versions(jax, fn_np, argnums):
+    f = peer_versions(jax.numpy, fn_np)
     return jax.jit(f), jax.jit(jax.grad(f, argnums=argnums))
 
 
 def autograd_versions(ag, fn_np, argnums):
-    anp = ag.numpy
-    if fn_np is sum_logistic:
-        def f(x):
-            return anp.sum(1.0 / (1.0 + anp.exp(-x)))
-    else:
-        def f(w1, b1, w2, b2, x, y):
-            h = anp.tanh(anp.dot(x, w1) + b1)
-            logits = anp.dot(h, w2) + b2
-            m = anp.max(logits, axis=1, keepdims=True)
-            lse = m + anp.log(anp.sum(anp.exp(logits - m), axis=1, keepdims=True))
-            return -anp.mean(anp.sum(y * (logits - lse), axis=1))
+    f = peer_versions(ag.numpy, fn_np)
     return f, ag.grad(f, argnum=argnums)
 
 

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_grad import mlp_args, mlp_loss  # noqa: E402
+from bench_grad import mlp_args, mlp_loss, mlp_loss_in  # noqa: E402
 from common import best_time, optional, row  # noqa: E402
 
 import astjax  # noqa: E402
@@ -37,45 +37,26 @@ def mlp_loss_w2_slice(part, w1, b1, w2, b2, x, y):
     return mlp_loss(w1, b1, w, b2, x, y)
 
 
-def jax_hessian(jax, case, argnum):
-    jnp = jax.numpy
+def peer_function(xnp, case):
+    """The benchmark case written against a peer's NumPy module (jax.numpy, autograd.numpy)."""
     if case == "squares":
-        def f(x):
-            return jnp.sum(x ** 2)
-    else:
-        def loss(w1, b1, w2, b2, x, y):
-            h = jnp.tanh(x @ w1 + b1)
-            logits = h @ w2 + b2
-            lse = jax.nn.logsumexp(logits, axis=1, keepdims=True)
-            return -jnp.mean(jnp.sum(y * (logits - lse), axis=1))
-        if case == "mlp_slice":
-            def f(part, w1, b1, w2, b2, x, y):
-                col = jnp.concatenate([part, w2[32:, 0]])
-                return loss(w1, b1, jnp.concatenate([col[:, None], w2[:, 1:]], axis=1), b2, x, y)
-        else:
-            f = loss
-    return jax.jit(jax.hessian(f, argnums=argnum))
+        return lambda x: xnp.sum(x ** 2)
+    loss = mlp_loss_in(xnp)
+    if case != "mlp_slice":
+        return loss
+
+    def f(part, w1, b1, w2, b2, x, y):
+        col = xnp.concatenate([part, w2[32:, 0]])
+        return loss(w1, b1, xnp.concatenate([col[:, None], w2[:, 1:]], axis=1), b2, x, y)
+    return f
+
+
+def jax_hessian(jax, case, argnum):
+    return jax.jit(jax.hessian(peer_function(jax.numpy, case), argnums=argnum))
 
 
 def autograd_hessian(ag, case, argnum):
-    anp = ag.numpy
-    if case == "squares":
-        def f(x):
-            return anp.sum(x ** 2)
-    else:
-        def loss(w1, b1, w2, b2, x, y):
-            h = anp.tanh(anp.dot(x, w1) + b1)
-            logits = anp.dot(h, w2) + b2
-            m = anp.max(logits, axis=1, keepdims=True)
-            lse = m + anp.log(anp.sum(anp.exp(logits - m), axis=1, keepdims=True))
-            return -anp.mean(anp.sum(y * (logits - lse), axis=1))
-        if case == "mlp_slice":
-            def f(part, w1, b1, w2, b2, x, y):
-                col = anp.concatenate([part, w2[32:, 0]])
-                return loss(w1, b1, anp.concatenate([col[:, None], w2[:, 1:]], axis=1), b2, x, y)
-        else:
-            f = loss
-    return ag.hessian(f, argnum=argnum)
+    return ag.hessian(peer_function(ag.numpy, case), argnum=argnum)
 
 
 def main():

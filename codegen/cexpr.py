@@ -46,6 +46,8 @@ OPERATOR_SYNTAX = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv
                    "mod": "%", "pow": "**", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
                    "eq": "==", "ne": "!=", "and_": "&", "or_": "|", "xor": "^"}
 
+UNARY_TEXT = {gast.USub: "-", gast.UAdd: "+", gast.Not: "not ", gast.Invert: "~"}
+
 
 def c_type(dtype):
     """The Cython type of a scalar of this dtype, or None when C code cannot hold it."""
@@ -247,8 +249,7 @@ def _render_nested(template, values, dtype, decls):
         if isinstance(node, gast.BinOp):
             return f"({walk(node.left)} {_op_text(node.op)} {walk(node.right)})"
         if isinstance(node, gast.UnaryOp):
-            text = {gast.USub: "-", gast.UAdd: "+", gast.Not: "not ", gast.Invert: "~"}
-            return f"({text[type(node.op)]}{wrap(walk(node.operand))})"
+            return f"({UNARY_TEXT[type(node.op)]}{wrap(walk(node.operand))})"
         if isinstance(node, gast.Compare):
             return f"({walk(node.left)} {_op_text(node.ops[0])} {walk(node.comparators[0])})"
         if isinstance(node, gast.BoolOp):

@@ -46,7 +46,7 @@ from astjax._syntax import gast, to_source
 from astjax.normalize import dotted_path, operands, prim_key
 
 from . import cexpr, kernels, threads
-from .cexpr import NotLowered, c_type, is_c_array, is_c_scalar
+from .cexpr import UNARY_TEXT, NotLowered, c_type, is_c_array, is_c_scalar
 from .types import Array, Const, Obj, Scalar, Tuple, infer, signature
 
 RESERVED = set(keyword.kwlist) | {
@@ -305,8 +305,7 @@ class FunctionEmitter:
         if isinstance(op, gast.BinOp):
             return f"{a(op.left)} {_SYMBOL[type(op.op)]} {a(op.right)}"
         if isinstance(op, gast.UnaryOp):
-            text = {gast.USub: "-", gast.UAdd: "+", gast.Not: "not ", gast.Invert: "~"}
-            return f"{text[type(op.op)]}{a(op.operand)}"
+            return f"{UNARY_TEXT[type(op.op)]}{a(op.operand)}"
         if isinstance(op, gast.Compare):
             return f"{a(op.left)} {_SYMBOL[type(op.ops[0])]} {a(op.comparators[0])}"
         if isinstance(op, gast.Subscript):
