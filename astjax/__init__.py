@@ -1,12 +1,12 @@
 """astjax: JAX's transformations (grad, jvp, vmap, jit) for plain NumPy code, as a
 source-to-source compiler.  Every transformed function is new, readable Python/NumPy source:
 see ``astjax.source(fn)``."""
-from . import rules  # noqa: F401  (fills the rule table)
-from .api import grad, source, value_and_grad, vjp
-from .errors import AstjaxError, DifferentiationError, NoRuleError, SourceError, UnsupportedError
-from .custom import custom_jvp, custom_vjp
-from .higher import hessian, jacfwd, jacrev, jvp
-from .batching import vmap
+import astjax.rules  # noqa: F401  (fills the rule table)
+from astjax.api import grad, source, value_and_grad, vjp
+from astjax.errors import AstjaxError, DifferentiationError, NoRuleError, SourceError, UnsupportedError
+from astjax.autodiff.custom import custom_jvp, custom_vjp
+from astjax.autodiff.jacobians import hessian, jacfwd, jacrev, jvp
+from astjax.batching import vmap
 
 
 def __getattr__(name):
@@ -20,7 +20,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'astjax' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
+from astjax.version import __version__  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "custom_jvp",
            "custom_vjp", "jit", "explain", "source", "AstjaxError", "SourceError", "UnsupportedError",

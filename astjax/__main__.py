@@ -1,6 +1,6 @@
-"""``python -m astjax``: the astjax command line (see astjax/cli.py)."""
+"""``python -m astjax``: the astjax command line (see astjax/aot/cli.py)."""
 import sys
 
-from .cli import main
+from astjax.aot.cli import main
 
 sys.exit(main())

@@ -7,11 +7,11 @@ import numbers
 
 import numpy as np
 
-from ._syntax import gast
-from .emit import compile_functions
-from .errors import DifferentiationError
-from .normalize import normalize
-from .reverse import grad_program, reverse_program, sweep_names
+from astjax.frontend.syntax import gast
+from astjax.core.emit import compile_functions
+from astjax.errors import DifferentiationError
+from astjax.core.normalize import normalize
+from astjax.autodiff.reverse import grad_program, reverse_program, sweep_names
 
 _CACHE = {}
 _SOURCES = {}        # id(generated function) -> its full generated source
@@ -100,7 +100,7 @@ grad.__astjax_transform__ = value_and_grad.__astjax_transform__ = True
 
 
 def _finalize(d, p):
-    from .runtime import finalize
+    from astjax.rules.runtime import finalize
     return finalize(d, p)
 
 
@@ -130,6 +130,6 @@ def source(fn, stage="python"):
         return getter(stage)
     if stage in ("core", "python"):
         program = normalize(fn)
-        from .emit import render
+        from astjax.core.emit import render
         return "\n\n".join(render(c.node) for c in program.functions.values())
     raise ValueError(f"no {stage!r} stage for {getattr(fn, '__name__', fn)}")

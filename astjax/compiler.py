@@ -10,7 +10,7 @@
 
 A signature is, per argument, an array's dtype, ndim and C-contiguity, a Python scalar's
 kind (bool, int, float), a NumPy scalar's dtype, or the value itself for `static_argnums`.
-For each, the function is normalized (astjax.normalize), typed with NumPy 2's rules
+For each, the function is normalized (astjax.core.normalize), typed with NumPy 2's rules
 (codegen.types), lowered (codegen.cython) and built (codegen.cache: Cython + the C compiler,
 cached on disk). Whatever cannot be compiled runs as NumPy: single statements inside the
 compiled module, or the whole function when normalizing or building fails (no compiler, for
@@ -32,11 +32,11 @@ from codegen.cython import lower
 from codegen.errors import BuildError, FallbackError
 from codegen.types import Const, of_value, signature
 
-from . import prebuilt
-from .emit import render
-from .errors import AstjaxError
-from .normalize import normalize
-from .signatures import declared_signatures
+from astjax.aot import prebuilt
+from astjax.core.emit import render
+from astjax.errors import AstjaxError
+from astjax.core.normalize import normalize
+from astjax.aot.signatures import declared_signatures
 
 __all__ = ["jit", "explain", "JitFunction"]
 
@@ -46,7 +46,7 @@ def jit(fn=None, *, static_argnums=(), strict=False, boundscheck=True, backgroun
     """Compile `fn` per call signature (usable as `@jit` or `@jit(static_argnums=...)`).
 
     `signatures` (e.g. ["float32[:, ::1]"]; else string annotations) declares what
-    `astjax build` compiles ahead of time (astjax.signatures, astjax.aot)."""
+    `astjax build` compiles ahead of time (astjax.aot.signatures, astjax.aot.build)."""
     if fn is None:
         return lambda f: JitFunction(f, static_argnums, strict, boundscheck, background,
                                      signatures)
@@ -161,6 +161,12 @@ class JitFunction:
         return tuple(key)
 
     # -- specializing ---------------------------------------------------------------------
+    def lower_for(self, types):
+        """The Cython lowering of this function at codegen ``types`` (one per parameter)."""
+        if self._program is None:
+            self._program = normalize(self.fn, verb="compile")
+        return lower(self._program, types, label=_label(self.fn))
+
     def _specialize(self, args, key):
         types = [Const(a) if i in self.static_argnums else of_value(a)
                  for i, a in enumerate(args)]
@@ -168,9 +174,7 @@ class JitFunction:
         self.specializations[key] = spec
         self.last = spec
         try:
-            if self._program is None:
-                self._program = normalize(self.fn, verb="compile")
-            spec.lowered = lower(self._program, types, label=_label(self.fn))
+            spec.lowered = self.lower_for(types)
         except AstjaxError as exc:
             return self._fallback(spec, str(exc))
         except Exception as exc:   # a lowering bug must never break the user's call

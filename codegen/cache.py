@@ -76,12 +76,12 @@ def environment():
         import Cython
         import numpy
 
-        import astjax
+        from astjax.version import __version__ as astjax_version
         recipe = [Path(build.__file__).read_bytes()]
         recipe += [h.read_bytes() for h in sorted(build.INCLUDE_DIR.glob("*.h"))]
         _environment = {
             "format": CACHE_FORMAT,
-            "astjax": astjax.__version__,
+            "astjax": astjax_version,
             "cython": Cython.__version__,
             "numpy": numpy.__version__,
             "python": sys.version,

@@ -1,6 +1,6 @@
 """C expressions for core ops on typed values, from the `cython=` field of each primitive.
 
-A primitive's `cython` rule (in astjax/rules.py, next to its derivative) is one of:
+A primitive's `cython` rule (in astjax/rules/table.py, next to its derivative) is one of:
 
     cython="x + y"                   elementwise: a Cython expression over the parameters,
     cython="exp(x)"                    computed in NumPy's inner-loop dtype for the operands
@@ -23,9 +23,9 @@ import re
 
 import numpy as np
 
-from astjax import primitives
-from astjax._syntax import gast, parse_expr, to_source
-from astjax.normalize import bind, operands, prim_key
+from astjax.rules import registry as primitives
+from astjax.frontend.syntax import gast, parse_expr, to_source
+from astjax.core.normalize import bind, operands, prim_key
 
 from .types import Array, Scalar, loop_dtypes, ufunc_of
 

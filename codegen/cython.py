@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from astjax._syntax import gast, to_source
-from astjax.normalize import dotted_path, operands, prim_key
+from astjax.frontend.syntax import gast, to_source
+from astjax.core.normalize import dotted_path, operands, prim_key
 
 from . import cexpr, kernels, threads
 from .cexpr import UNARY_TEXT, NotLowered, c_type, is_c_array, is_c_scalar
@@ -268,7 +268,7 @@ class FunctionEmitter:
         if isinstance(atom, gast.Attribute):
             t = self.typing.type_of(atom)
             if isinstance(t, Scalar):
-                from astjax import primitives
+                from astjax.rules import registry as primitives
                 return repr(primitives.resolve_path(dotted_path(atom)))
         raise NotLowered(f"{to_source(atom).strip()} is not a C value")
 

@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from astjax._syntax import gast, parse_expr
-from astjax.normalize import bind, operands, prim_key
+from astjax.frontend.syntax import gast, parse_expr
+from astjax.core.normalize import bind, operands, prim_key
 
 from . import cexpr
 from .cexpr import NotLowered, c_type, is_c_array, is_c_scalar

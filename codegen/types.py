@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from astjax import primitives
-from astjax._syntax import gast
-from astjax.normalize import dotted_path, prim_key
+from astjax.rules import registry as primitives
+from astjax.frontend.syntax import gast
+from astjax.core.normalize import dotted_path, prim_key
 
 
 # ----------------------------------------------------------------------------- the types
@@ -312,7 +312,7 @@ class Typing:
 
     # -- operators --------------------------------------------------------------------------
     def _operator(self, key, op):
-        from astjax.normalize import operands
+        from astjax.core.normalize import operands
         types = [self.type_of(a) for a in operands(op)]
         if None in types:
             return None

@@ -51,7 +51,7 @@ def plain(x):
 RUN_DEMO = '''\
 import json, shutil, sys, warnings
 import numpy as np
-from astjax import prebuilt
+from astjax.aot import prebuilt
 from astjax import explain
 import demo_pkg
 

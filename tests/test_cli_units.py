@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 
 import astjax
-from astjax import annotate, cli, discover, highlight, prebuilt
-from astjax.signatures import (SignatureError, declared_signatures, parse_signature,
+from astjax.aot import annotate
+from astjax.aot import cli
+from astjax.frontend import discover
+from astjax.aot import highlight
+from astjax.aot import prebuilt
+from astjax.aot.signatures import (SignatureError, declared_signatures, parse_signature,
                                signature_of_args, to_types)
 
 
@@ -311,7 +315,7 @@ def test_annotate_ties_user_lines_to_generated_blocks(tmp_path):
             # ann_user.py:5: return y
             return out
         """)
-    from astjax.frontend import Origin
+    from astjax.frontend.source import Origin
     notes = [SimpleNamespace(origin=Origin(str(user), 4, "y = x * 2.0"), status="fused",
                              detail=""),
              SimpleNamespace(origin=Origin(str(user), 5, "return y"), status="Python",

@@ -130,5 +130,5 @@ def test_generated_source_calls_the_rules():
     text = astjax.source(astjax.grad(uses_both))
     assert "clip_gradient_user_fwd(" in text and "clip_gradient_user_bwd(res, g)" in text
     assert "logsumexp_jvp_tangent_bwd(" in text
-    from astjax.higher import jvp_function
+    from astjax.autodiff.jacobians import jvp_function
     assert "logsumexp_jvp_rule((x,), (t_x,))" in astjax.source(jvp_function(logsumexp))

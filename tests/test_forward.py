@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import astjax
-from astjax import primitives
-from astjax import runtime as _ax
+from astjax.rules import registry as primitives
+from astjax.rules import runtime as _ax
 from astjax.errors import NoRuleError
 from grad_corpus import CORPUS
 
@@ -144,7 +144,7 @@ def random_tangents(args, seed):
 
 
 def leaves(x):
-    return astjax.pytrees.flatten(x)[0]
+    return astjax.core.pytrees.flatten(x)[0]
 
 
 def central_difference(fn, args, tangents, eps=1e-6):
@@ -188,8 +188,8 @@ def _summed_grad(fn):
 def test_the_tests_run_every_jvp_rule():
     """Each jvp rule is used by forward mode over the specs or over their gradients (forward-
     over-reverse uses the rules of the runtime helpers that generated gradients call)."""
-    from astjax import forward
-    from astjax.normalize import normalize
+    from astjax.autodiff import forward
+    from astjax.core.normalize import normalize
     used = set()
     original = forward._FunctionForward.prim_tangent
 
@@ -250,7 +250,7 @@ def test_python_floats_give_floats():
 
 
 def test_generated_source_is_readable():
-    from astjax.higher import jvp_function
+    from astjax.autodiff.jacobians import jvp_function
     text = astjax.source(jvp_function(sum_logistic))
     assert "def sum_logistic_jvp(x, t_x):" in text
     assert "t_exp2 = t_neg1 * exp2" in text
@@ -259,7 +259,7 @@ def test_generated_source_is_readable():
 
 
 def test_inactive_values_get_no_tangent_code():
-    from astjax.higher import jvp_function
+    from astjax.autodiff.jacobians import jvp_function
 
     def scaled(x, n):
         k = np.arange(3.0) * n

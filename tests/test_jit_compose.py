@@ -87,7 +87,7 @@ def test_jit_of_vmap():
     try:
         from astjax import vmap
     except ImportError:
-        pytest.skip("vmap is not importable yet (astjax/batching_control.py is in progress)")
+        pytest.skip("vmap is not importable yet (astjax/batching/control.py is in progress)")
     xs = RNG.standard_normal((10, 20))
     v = vmap(rowwise)
     same(jit(v)(xs), v(xs))

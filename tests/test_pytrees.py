@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import astjax
-from astjax.pytrees import flatten, flatten_like, tree_map, unflatten
+from astjax.core.pytrees import flatten, flatten_like, tree_map, unflatten
 
 Pair = namedtuple("Pair", ["a", "b"])
 

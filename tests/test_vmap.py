@@ -11,7 +11,7 @@ import pytest
 
 import astjax
 from astjax import vmap
-from astjax.batching import BatchingWarning
+from astjax.batching.batcher import BatchingWarning
 
 rng = np.random.default_rng(0)
 B = 5
@@ -750,7 +750,7 @@ def test_errors():
 
 
 def test_every_primitive_has_a_batching_rule():
-    from astjax.batching_rules import RULES, rule_for
-    from astjax.primitives import REGISTRY
+    from astjax.batching.rules import RULES, rule_for
+    from astjax.rules.registry import REGISTRY
     for prim in REGISTRY.values():
         assert rule_for(prim) in RULES.values(), prim.key

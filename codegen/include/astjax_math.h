@@ -13,7 +13,7 @@
  *
  * Below that: NumPy's semantics for the operations where C's differ, as one inline function
  * per operation and dtype, named astjax_<operation>_<dtype> (astjax_floor_divide_int64).
- * Rules in astjax/rules.py name the family (`cython="astjax_floor_divide(x, y)"`) and the
+ * Rules in astjax/rules/table.py name the family (`cython="astjax_floor_divide(x, y)"`) and the
  * emitter appends the dtype of NumPy's inner loop.
  */
 #ifndef ASTJAX_MATH_H

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import astjax
-from astjax import prebuilt
+from astjax.aot import prebuilt
 
 import mathkernels as mk
 

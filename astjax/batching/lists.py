@@ -1,0 +1,122 @@
+"""vmap of lists and item writes.  A list is a Python list of per-lane values; once any
+element is batched, every element is stored with the batch axis.  Appending to, popping
+from or writing into a list under a per-lane condition would need lists of different
+lengths, so it batches the whole function per lane instead (tapes excepted: they are pushed
+and popped in mirror order).
+
+Before (core form, ``x`` batched, ``w`` shared)::
+
+    ys = [x, w]
+    mul1 = x * 3.0
+    ys[1] = mul1
+
+After::
+
+    w_b1 = _ax.batch_broadcast(w, B)    # stored with the batch axis, like x
+    ys = [x, w_b1]
+    t1 = x * 3.0
+    ys[1] = t1
+
+``ListBatcher`` is a mixin of ``FunctionBatcher`` (batching_control.py).
+"""
+from astjax.frontend.syntax import assign, call, gast, name
+from astjax.batching.flow import _at
+from astjax.batching.values import (DYN, Arg, CannotBatch, Lst, Tup, Val, build_node, is_batched,
+                              is_none, item_node)
+
+TAPE_PREFIX = "_tape"
+
+
+class ListBatcher:
+    """The list and item-write half of FunctionBatcher (batching_control.py)."""
+
+    # -- containers ---------------------------------------------------------------------------
+    def list_literal(self, op, s):
+        lst = self.prog.list_at((self.gen_name, id(s)))
+        if self.regions:
+            self.regions[-1].sites.add(lst.site)
+        for e in op.elts:
+            self.prog.merge(lst, self.info(e))
+        if lst.batched:
+            op = gast.List(elts=[self.store_value(self.arg(e)) for e in op.elts],
+                           ctx=gast.Load())
+        return op, lst
+
+    def store_value(self, a):
+        """The node to store into a batched list: per-lane, with the batch axis."""
+        info = a.info
+        if isinstance(info, Tup):
+            items = []
+            for i, item in enumerate(info.items):
+                node = self.atom(item_node(a.node, info, i), "item")
+                items.append(self.store_value(Arg(node, item)))
+            return self.atom(build_node(info, items), "items")
+        if isinstance(info, Lst) or is_none(info) or info.dyn:
+            return a.node
+        if info.batched:
+            return a.node
+        return self.materialize(a)
+
+    def check_list_use(self, lst_node, what, s):
+        if not self.regions:
+            return
+        info = self.info(lst_node)
+        var = self.alias.get(lst_node.id, lst_node.id)
+        if isinstance(info, Lst) and any(info.site in r.sites for r in self.regions):
+            return
+        if var.startswith(TAPE_PREFIX):
+            return
+        raise CannotBatch(f"{what} a list under a per-lane condition (lanes would need lists "
+                          f"of different lengths)", s, whole_function=True)
+
+    def list_pop(self, op, s):
+        lst_node = op.func.value
+        self.check_list_use(lst_node, "popping from", s)
+        info = self.info(lst_node)
+        if isinstance(info, Lst):
+            return op, info.elem if info.elem is not None else Val(False, None)
+        return op, DYN if is_batched(info) else Val(False, None)
+
+    def append(self, s):
+        self.current = s
+        lst_node = self.rename(s.value.func.value)
+        item = self.rename(s.value.args[0])
+        self.check_list_use(lst_node, "appending to", s)
+        info = self.info(lst_node)
+        self.outs.append([])
+        if isinstance(info, Lst):
+            self.prog.merge(info, self.info(item))
+            if info.batched:
+                item = self.store_value(self.arg(item))
+        emitted = self.outs.pop()
+        emitted.append(_at(gast.Expr(value=call(gast.Attribute(value=lst_node, attr="append",
+                                                               ctx=gast.Load()), [item])), s))
+        return emitted
+
+    # -- item writes --------------------------------------------------------------------------
+    def setitem(self, target, value, s):
+        from astjax.batching import index as batching_index
+        self.current = s
+        var = target.value.id
+        self.outs.append([])
+        base_info = self.env.get(var)
+        if isinstance(base_info, Lst):
+            self.check_list_use(name(self.names.get(var, var)), "writing into", s)
+        # a region must not overwrite an array other lanes still read: own a copy
+        current = self.names.get(var, var)
+        if self.regions and current not in self.regions[-1].own and \
+                any(var in r.protect for r in self.regions):
+            new = self.fresh(f"{var}_")
+            self.regions[-1].own.add(new)
+            self.put(assign(new, call("np.copy", [name(current)])))
+            self.names[var] = new
+            self.alias[new] = var
+            if isinstance(base_info, Val):
+                self.env[var] = Val(base_info.batched, base_info.rank, base_info.lanes,
+                                    base_info.maybe_none)
+        target = self.rename(gast.Subscript(value=target.value, slice=target.slice,
+                                            ctx=gast.Load()))
+        value = self.rename(value)
+        batching_index.setitem(self, var, target, value)
+        emitted = self.outs.pop()
+        return emitted

@@ -1,0 +1,252 @@
+"""Calls and attributes for normalize.py: what a callee or an attribute chain means.
+
+A callee is a primitive (``np.exp``, ``math.sin``, ``len``, a NumPy array method or a builtin
+that means a NumPy function), one of the user's helpers (normalized too, called with every
+parameter positional: defaults and keywords are bound here), or a call of an astjax
+transformation evaluated now (``astjax.grad(g)(x)``).  Attribute chains on captured modules
+and objects become dotted primitives or captured constants.
+
+Before::
+
+    y = x.sum(axis=0) + abs(x.T)
+    z = helper(y, scale=2.0)          # def helper(y, scale=1.0): ...
+
+After::
+
+    sum1 = np.sum(x, axis=0)          # an array method: the NumPy function, receiver first
+    transpose2 = np.transpose(x)      # an array attribute
+    abs3 = np.abs(transpose2)         # a builtin that means a NumPy function
+    y = sum1 + abs3
+    z = helper(y, 2.0)                # a helper: every parameter positional
+
+``CallResolution`` is a mixin of ``normalize._Normalizer``, which supplies ``atom``,
+``emit``, ``capture_value``, ``fail`` and ``name_of``.
+"""
+import inspect
+import os
+import sysconfig
+import types
+
+import numpy as np
+
+from astjax.rules import registry as primitives
+from astjax.frontend.syntax import call, const, dotted, gast
+from astjax.core.form import bind, is_atom
+from astjax.errors import NoRuleError, SourceError
+
+
+# array methods and attributes -> the NumPy function they mean (receiver first)
+METHODS = {m: f"np.{m}" for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum",
+                                  "argmax", "argmin", "any", "all", "ravel", "squeeze", "dot",
+                                  "clip", "round", "swapaxes", "copy", "astype", "flatten",
+                                  "reshape", "transpose")}
+METHODS["flatten"] = "np.ravel"
+ATTRIBUTES = {"T": "np.transpose", "shape": "np.shape", "ndim": "np.ndim", "size": "np.size",
+              "dtype": "np.result_type"}
+# builtins that mean a NumPy function
+BUILTIN_AS = {"abs": "np.abs", "sum": "np.sum"}
+
+
+class CallResolution:
+    """Callee and attribute resolution of ``_Normalizer``."""
+
+    # -- attributes ---------------------------------------------------------------------------
+    def attribute(self, e, out):
+        path = self.static_path(e)
+        if path is not None:
+            obj = primitives.resolve_path(path)
+            if isinstance(obj, (type, float, int)) or obj is None and path.endswith("newaxis"):
+                return dotted(path)
+            if isinstance(obj, np.dtype) or isinstance(obj, type):
+                return dotted(path)
+            self.fail(e, f"'{path}' can only be called here")
+        target = ATTRIBUTES.get(e.attr)
+        if target is None:
+            value = self.static_value(e)
+            if value is not _NOVALUE:
+                return self.capture_value(e.attr, value)
+            self.fail(e, f"attribute '.{e.attr}' is not supported")
+        return call(target, [self.atom(e.value, out)])
+
+    def _captured_chain(self, e):
+        """(value of the captured name, [attributes]) for ``name.a.b`` on a non-local name."""
+        parts = []
+        while isinstance(e, gast.Attribute):
+            parts.append(e.attr)
+            e = e.value
+        if not isinstance(e, gast.Name) or e.id in self.locals or e.id not in self.parsed.env:
+            return _NOVALUE, None
+        return self.parsed.env[e.id], parts[::-1]
+
+    def static_path(self, e):
+        """'np.linalg.solve' when e is an attribute chain on a module astjax knows."""
+        value, parts = self._captured_chain(e)
+        base = primitives.module_path(value) if parts is not None else None
+        if base is None:
+            return None
+        return ".".join([base] + parts)
+
+    def static_value(self, e):
+        """The value of an attribute chain on a captured (non-local) object, if any."""
+        value, parts = self._captured_chain(e)
+        for p in parts or ():
+            value = getattr(value, p, _NOVALUE)
+            if value is _NOVALUE:
+                return value
+        return value
+
+    # -- calls --------------------------------------------------------------------------------
+    def resolve_callee(self, func):
+        """('prim', dotted key) | ('helper', function) | ('method', name) | ('value', obj)."""
+        if isinstance(func, gast.Attribute):
+            path = self.static_path(func)
+            if path is not None:
+                return ("prim", path)
+            value = self.static_value(func)
+            if value is not _NOVALUE:
+                return self.classify(value, func)
+            return ("method", func.attr)
+        if isinstance(func, gast.Name):
+            if func.id in self.locals:
+                self.fail(func, f"calling the local value '{func.id}' is not supported; "
+                                f"call functions by their global name")
+            if func.id not in self.parsed.env:
+                self.fail(func, f"name '{func.id}' is not defined", SourceError)
+            return self.classify(self.parsed.env[func.id], func)
+        if isinstance(func, gast.Call):
+            return self.classify(self.static_call(func), func)
+        self.fail(func, "this kind of call is not supported")
+
+    def static_call(self, e):
+        """The value of ``astjax.grad(g)`` and the like, computed now: a call of an astjax
+        transformation (marked ``__astjax_transform__``) on captured functions and constants.
+        Its result, a generated function, is then called as a helper."""
+        fn = _NOVALUE
+        if isinstance(e.func, (gast.Name, gast.Attribute)):
+            fn = self.static_value(e.func) if isinstance(e.func, gast.Attribute) else \
+                self.parsed.env.get(e.func.id, _NOVALUE) if e.func.id not in self.locals \
+                else _NOVALUE
+        if fn is _NOVALUE or not getattr(fn, "__astjax_transform__", False):
+            self.fail(e, "only a call of an astjax transformation (astjax.grad(f)(x)) can be "
+                         "called directly; call functions by their global name")
+
+        def value(a):
+            if isinstance(a, gast.Constant):
+                return a.value
+            if isinstance(a, gast.Tuple):
+                return tuple(value(x) for x in a.elts)
+            if isinstance(a, gast.Name) and a.id not in self.locals and a.id in self.parsed.env:
+                return self.parsed.env[a.id]
+            if isinstance(a, gast.Attribute):
+                v = self.static_value(a)
+                if v is not _NOVALUE:
+                    return v
+            self.fail(a, "the arguments of a transformation called inside a transformed "
+                         "function must be functions or constants")
+        args = [value(a) for a in e.args]
+        kws = {k.arg: value(k.value) for k in e.keywords}
+        return fn(*args, **kws)
+
+    def classify(self, value, where):
+        key = primitives.canonical_name(value)
+        if key is not None:
+            return ("prim", key)
+        transformed = getattr(value, "__astjax_function__", None)
+        if transformed is not None:
+            return ("helper", transformed)
+        if isinstance(value, types.FunctionType) and not _is_library(value):
+            return ("helper", value)
+        if isinstance(value, np.ufunc) or callable(value):
+            module = getattr(value, "__module__", None) or type(value).__module__
+            label = f"{module}.{getattr(value, '__name__', type(value).__name__)}"
+            self.fail(where, f"{label} has no astjax rule (only NumPy, math and your own "
+                             f"Python functions can be transformed)", NoRuleError)
+        self.fail(where, f"{value!r} is not callable")
+
+    def call(self, e, out):
+        if any(isinstance(a, gast.Starred) for a in e.args) or any(
+                k.arg is None for k in e.keywords):
+            self.fail(e, "*args and **kwargs in calls are not supported")
+        kind, what = self.resolve_callee(e.func)
+        if kind == "method":
+            return self.method_call(e, what, out)
+        args = [self.atom(a, out) for a in e.args]
+        kws = {k.arg: self.atom(k.value, out) for k in e.keywords}
+        if kind == "helper":
+            return self.helper_call(e, what, args, kws)
+        key = BUILTIN_AS.get(what, what)
+        if what == "sum" and not kws:
+            kws = {"axis": const(0)}
+        if what in ("max", "min") and len(args) == 2:
+            key = "np.maximum" if what == "max" else "np.minimum"
+        elif what in ("max", "min") and len(args) == 1:
+            key = f"np.{what}"
+            kws = {"axis": const(0)}
+        node = call(key, args, kws)
+        prim = primitives.lookup(key)
+        if prim is not None:
+            try:
+                bind(prim, node)
+            except TypeError as exc:
+                self.fail(e, str(exc))
+        return node
+
+    def method_call(self, e, method, out):
+        receiver = self.atom(e.func.value, out)
+        if method == "pop" and not e.args and isinstance(receiver, gast.Name):
+            return call(gast.Attribute(value=receiver, attr="pop", ctx=gast.Load()))
+        target = METHODS.get(method)
+        if target is None:
+            self.fail(e, f"method '.{method}()' is not supported")
+        args = [self.atom(a, out) for a in e.args]
+        kws = {k.arg: self.atom(k.value, out) for k in e.keywords}
+        if method in ("reshape", "transpose") and len(args) > 1:
+            args = [self.tuple_atom(args, out)]
+        if method == "transpose" and not args:
+            return call(target, [receiver], kws)
+        return call(target, [receiver] + args, kws)
+
+    def tuple_atom(self, atoms, out):
+        node = gast.Tuple(elts=atoms, ctx=gast.Load())
+        return node if is_atom(node) else self.emit(out, node, "shape")
+
+    def helper_call(self, e, fn, args, kws):
+        try:
+            sig = inspect.signature(fn)
+            bound = sig.bind(*args, **kws)
+        except (TypeError, ValueError) as exc:
+            self.fail(e, f"bad call of {getattr(fn, '__name__', fn)}: {exc}")
+        params = list(sig.parameters.values())
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            self.fail(e, f"helper {fn.__name__} takes *args/**kwargs, which is not supported")
+        atoms = []
+        for p in params:
+            if p.name in bound.arguments:
+                atoms.append(bound.arguments[p.name])
+            elif isinstance(p.default, (int, float, bool, str, type(None))):
+                atoms.append(const(p.default))
+            else:
+                atoms.append(self.capture_value(f"{p.name}_default", p.default))
+        gen = self.name_of(fn)
+        self.helpers[gen] = gen
+        return call(gen, atoms)
+
+
+
+_NOVALUE = object()
+
+
+def _is_library(fn):
+    """Functions of the standard library and installed packages are not the user's helpers:
+    astjax needs rules for them rather than transforming their (arbitrary) source."""
+    module = getattr(fn, "__module__", "") or ""
+    if module.split(".")[0] in ("numpy", "math", "builtins", "scipy", "astjax"):
+        return True
+    filename = os.path.realpath(getattr(getattr(fn, "__code__", None), "co_filename", "") or "")
+    return any(filename.startswith(p + os.sep) for p in _library_dirs())
+
+
+def _library_dirs():
+    paths = sysconfig.get_paths()
+    return {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")
+            if k in paths}

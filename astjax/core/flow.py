@@ -1,0 +1,257 @@
+"""Control-flow lowering for normalize.py: ``break``, ``continue`` and early ``return``
+become flags that guard the statements after them, and every loop becomes a ``for`` over
+``range`` or a ``while`` on a name, left only at the end of its body.
+
+Before::
+
+    for v in xs:
+        if v > 0:
+            break
+        s = s + v
+
+After::
+
+    n2 = len(xs)
+    brk = False
+    for i1 in range(n2):
+        v = xs[i1]
+        gt3 = v > 0
+        if gt3:
+            brk = True
+        if not brk:               # the statements after a break are guarded
+            s = s + v
+        if brk:                   # the loop is left only at the end of its body
+            break
+
+``FlowLowering`` is a mixin of ``normalize._Normalizer``: it relies on that class for the
+statements and expressions themselves (``statement``, ``atom``, ``test_atom``,
+``assign_to``, ``resolve_callee``...).
+"""
+from astjax.frontend.syntax import assign, call, const, gast, name
+
+
+class FlowLowering:
+    """The ``break``/``continue``/``return`` flags and the loops of ``_Normalizer``."""
+
+    # -- flags a whole function needs ---------------------------------------------------------
+    def _freeze_tests(self, stmts):
+        """An ``if`` whose test variable is reassigned inside the ``if`` (a flag guard, a
+        short-circuit ``and``) tests a copy instead, so the test names one value throughout:
+        transforms replay the same branch later (reverse) or turn it into a mask (vmap)."""
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.If):
+                s.body = self._freeze_tests(s.body)
+                s.orelse = self._freeze_tests(s.orelse)
+                tested = {n.id for n in gast.walk(s.test) if isinstance(n, gast.Name)}
+                inner = {n.id for b in (s.body, s.orelse) for x in b for n in gast.walk(x)
+                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                if tested & inner:
+                    cond = self.fresh("cond")
+                    copy_ = assign(cond, s.test)
+                    copy_.origin = getattr(s, "origin", None)
+                    out.append(copy_)
+                    s.test = name(cond)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = self._freeze_tests(s.body)
+            out.append(s)
+        return out
+
+    def _has_early_return(self, body):
+        rets = [n for s in body for n in gast.walk(s) if isinstance(n, gast.Return)]
+        return not (len(rets) == 0 or (len(rets) == 1 and body and body[-1] is rets[0]))
+
+    # -- blocks: flags and guards -------------------------------------------------------------
+    def block(self, stmts):
+        out = []
+        for i, s in enumerate(stmts):
+            self.origin = getattr(s, "origin", self.origin)
+            if isinstance(s, gast.Return):
+                if self.ret_flag is None:
+                    value = self.atom(s.value, out) if s.value is not None else const(None)
+                    out.append(self.stmt(gast.Return(value=value)))
+                else:
+                    value = self.expr(s.value, out) if s.value is not None else const(None)
+                    out.append(self.stmt(assign(self.ret_var, value)))
+                    out.append(self.stmt(assign(self.ret_flag, const(True))))
+                return out        # the rest of this block is dead code
+            if isinstance(s, gast.Break):
+                out.append(self.stmt(assign(self._loop_flag("brk", s), const(True))))
+                return out
+            if isinstance(s, gast.Continue):
+                out.append(self.stmt(assign(self._loop_flag("cont", s), const(True))))
+                return out
+            out += self.statement(s)
+            flags = self._flags_set_by(s)
+            rest = stmts[i + 1:]
+            if flags and rest:
+                guard = self._guard(flags, out)
+                inner = self.block(rest)
+                node = gast.If(test=guard, body=inner or [gast.Pass()], orelse=[])
+                node.origin = getattr(rest[0], "origin", self.origin)
+                out.append(node)
+                return out
+        return out
+
+    def _flags_set_by(self, s):
+        """Flags a statement may set that must stop the statements after it."""
+        flags = []
+        if not isinstance(s, (gast.If, gast.For, gast.While)):
+            return flags
+        inner = list(gast.walk(s))
+        if any(isinstance(n, gast.Return) for n in inner) and self.ret_flag:
+            flags.append(self.ret_flag)
+        if isinstance(s, gast.If) and self.loops:
+            loop = self.loops[-1]
+            own = [n for n in _walk_same_loop(s)]
+            if any(isinstance(n, gast.Break) for n in own):
+                flags.append(loop["brk"])
+            if any(isinstance(n, gast.Continue) for n in own):
+                flags.append(loop["cont"])
+        return [f for f in flags if f]
+
+    def _guard(self, flags, out):
+        if len(flags) == 1:
+            return gast.UnaryOp(op=gast.Not(), operand=name(flags[0]))
+        stop = name(flags[0])
+        for f in flags[1:]:
+            stop = self.emit(out, gast.BinOp(left=stop, op=gast.BitOr(), right=name(f)), "stop")
+        return gast.UnaryOp(op=gast.Not(), operand=stop)
+
+    def _loop_flag(self, kind, node):
+        if not self.loops:
+            self.fail(node, f"'{'break' if kind == 'brk' else 'continue'}' outside a loop")
+        return self.loops[-1][kind]
+
+    # -- loops --------------------------------------------------------------------------------
+    def _enter_loop(self, body):
+        loop = {"brk": None, "cont": None}
+        own = [n for s in body for n in _walk_same_loop(s)]
+        if any(isinstance(n, gast.Break) for n in own):
+            loop["brk"] = self.fresh.exact("brk")
+        if any(isinstance(n, gast.Continue) for n in own):
+            loop["cont"] = self.fresh.exact("cont")
+        if self.ret_flag and any(isinstance(n, gast.Return) for s in body for n in gast.walk(s)):
+            loop["ret"] = True
+        self.loops.append(loop)
+        return loop
+
+    def _loop_body(self, loop, prefix, body, suffix):
+        origin = self.origin
+        out = []
+        if loop["cont"]:
+            out.append(self.stmt(assign(loop["cont"], const(False))))
+        out += prefix
+        out += self.block(body)
+        self.origin = origin
+        for flag in (loop["brk"], self.ret_flag if loop.get("ret") else None):
+            if flag:
+                out.append(self.stmt(gast.If(test=name(flag), body=[gast.Break()], orelse=[])))
+        out += suffix
+        self.loops.pop()
+        return out or [gast.Pass()]
+
+    def for_loop(self, s):
+        out = []
+        if s.orelse:
+            self.fail(s, "for ... else is not supported")
+        it = s.iter
+        prefix = []
+        loop = self._enter_loop(s.body)
+        if isinstance(it, gast.Call) and self.resolve_callee(it.func) == ("prim", "range"):
+            if it.keywords:
+                self.fail(s, "range() takes no keyword arguments")
+            bounds = [self.atom(a, out) for a in it.args]
+            index = s.target
+            if not isinstance(index, gast.Name):
+                self.fail(s, "the target of a for over range must be a name")
+            loop_var = index.id
+        else:
+            # for target in seq / enumerate(seq) / zip(a, b): index the sequences
+            kind = self.resolve_callee(it.func) if isinstance(it, gast.Call) else None
+            loop_var = self.fresh("i")
+            if kind == ("prim", "enumerate"):
+                seqs = [self.to_name(self.atom(it.args[0], out), out, "seq")]
+                lengths = [self.emit(out, call("len", seqs), "n")]
+                target = s.target
+                if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                    self.fail(s, "for over enumerate() needs two targets")
+                prefix.append(self.stmt(assign(target.elts[0].id, name(loop_var))))
+                targets = [target.elts[1]]
+            elif kind == ("prim", "zip"):
+                seqs = [self.to_name(self.atom(a, out), out, "seq") for a in it.args]
+                lengths = [self.emit(out, call("len", [q]), "n") for q in seqs]
+                if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(seqs)):
+                    self.fail(s, "for over zip() needs one target per sequence")
+                targets = s.target.elts
+            elif kind in (("method", "items"), ("method", "keys"), ("method", "values")):
+                # for k, v in d.items(): index the list of d's keys
+                d = self.to_name(self.atom(it.func.value, out), out, "d")
+                keys = self.emit(out, call("_ax.dict_keys", [d]), "keys")
+                seqs, targets = [], []
+                lengths = [self.emit(out, call("len", [keys]), "n")]
+                key = self.fresh("key")
+                prefix.append(self.stmt(assign(key, gast.Subscript(
+                    value=keys, slice=name(loop_var), ctx=gast.Load()))))
+                value = gast.Subscript(value=d, slice=name(key), ctx=gast.Load())
+                if kind[1] == "items":
+                    if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2):
+                        self.fail(s, "for over .items() needs two targets")
+                    self.assign_to(s.target.elts[0], name(key), prefix)
+                    self.assign_to(s.target.elts[1], value, prefix)
+                else:
+                    self.assign_to(s.target, name(key) if kind[1] == "keys" else value, prefix)
+            else:
+                seqs = [self.to_name(self.atom(it, out), out, "seq")]
+                lengths = [self.emit(out, call("len", seqs), "n")]
+                targets = [s.target]
+            n = lengths[0]
+            for other in lengths[1:]:
+                n = self.emit(out, call("min", [n, other]), "n")
+            bounds = [n]
+            for seq, target in zip(seqs, targets):
+                item = gast.Subscript(value=seq, slice=name(loop_var), ctx=gast.Load())
+                self.assign_to(target, item, prefix)
+        body = self._loop_body(loop, prefix, s.body, [])
+        init = [self.stmt(assign(loop["brk"], const(False)))] if loop["brk"] else []
+        rng = call("range", bounds)
+        out += init
+        out.append(self.stmt(gast.For(target=name(loop_var, gast.Store()), iter=rng,
+                                      body=body, orelse=[], type_comment=None)))
+        return out
+
+    def while_loop(self, s):
+        out = []
+        if s.orelse:
+            self.fail(s, "while ... else is not supported")
+        loop = self._enter_loop(s.body)
+        cond = self.fresh("cond")
+        test_out = []
+        test = self.test_atom(s.test, test_out)
+        test_out.append(self.stmt(assign(cond, test)))
+        recompute = _clone_stmts(test_out)
+        body = self._loop_body(loop, [], s.body, recompute)
+        if loop["brk"]:
+            out.append(self.stmt(assign(loop["brk"], const(False))))
+        out += test_out
+        out.append(self.stmt(gast.While(test=name(cond), body=body, orelse=[])))
+        return out
+
+
+def _walk_same_loop(node):
+    """Nodes of ``node`` that belong to the current loop (not to loops nested in it)."""
+    yield node
+    for child in gast.iter_child_nodes(node):
+        if isinstance(child, (gast.For, gast.While, gast.FunctionDef, gast.Lambda)):
+            continue
+        yield from _walk_same_loop(child)
+
+
+def _clone_stmts(stmts):
+    import copy
+    out = []
+    for s in stmts:
+        c = copy.deepcopy(s)
+        c.origin = getattr(s, "origin", None)
+        out.append(c)
+    return out

@@ -1,0 +1,541 @@
+"""Normalization: a user function -> a *core* program every transform consumes.
+
+    normalize(fn) -> Program
+
+Before::
+
+    def f(x, n=3):
+        y = np.exp(-x) * 2.0
+        for v in x:
+            y += v
+            if y.sum() > 10:
+                return y
+        return y.T
+
+After (``astjax.source`` shows this stage as ``stage="core"``)::
+
+    def f(x, n=3):
+        returned = False
+        neg1 = -x
+        exp2 = np.exp(neg1)
+        y = exp2 * 2.0
+        len3 = len(x)
+        for i4 in range(len3):
+            v = x[i4]
+            y = y + v
+            sum5 = np.sum(y)
+            gt6 = sum5 > 10
+            if gt6:
+                retval = y
+                returned = True
+            if returned:
+                break
+        if not returned:
+            retval = np.transpose(y)
+        return retval
+
+The core form
+-------------
+statements
+    ``name = op``                    one operation per statement (see below)
+    ``name[index] = atom``           item write into an array or list
+    ``lst.append(atom)``             list append
+    ``if atom: ... else: ...``       the test is a name, or ``not name``
+    ``for name in range(a, b, s):``  the only loop over a sequence; ``for v in xs`` indexes xs
+    ``while name: ...``              ``name`` is recomputed at the end of the body
+    ``if name: break``               only as the last statement of a loop body
+    ``return atom``                  exactly once, as the function's last statement
+    ``pass``
+ops
+    an atom; ``a <binop> b``; ``<unaryop> a``; ``a <cmp> b``; ``a[index]``; a tuple or list
+    of atoms; ``f(atoms, kw=atoms)`` with ``f`` a dotted primitive (``np.exp``, ``math.sin``,
+    ``_ax.unbroadcast``, ``len``) or a user helper (normalized too, all parameters
+    positional: defaults and keywords are bound here)
+atoms
+    a local name, a captured name (a constant from globals or closures, kept in the
+    function's ``env``), a literal constant, a tuple of literal constants, or a NumPy/math
+    constant (``np.pi``, ``np.float32``, ``np.newaxis``)
+
+``break``/``continue``/early ``return`` become flags that guard the statements after them,
+so control leaves a loop only at its end and the function only at its end.  Every statement
+keeps the ``origin`` (file, line, text) of the user line it came from.  ``prim_key`` names
+the rule-table entry of any op.
+
+This file holds the driver, statements and expressions; the flags and loops are
+normalize_flow.py, what a call or attribute means is normalize_calls.py.
+"""
+import math
+
+import numpy as np
+
+from astjax.rules import registry as primitives
+from astjax.frontend.syntax import assign, call, const, gast, name
+from astjax.core.form import BINOPS, CMPOPS, CoreFunction, Namer as _Namer, Program, bind, is_atom, prim_key
+from astjax.core.form import dotted_path, operands
+from astjax.errors import UnsupportedError
+from astjax.frontend.source import parse_function
+from astjax.core.calls import CallResolution
+from astjax.core.flow import FlowLowering
+
+# what other modules import from here (codegen/ among them)
+__all__ = ["normalize", "ExprNormalizer", "CoreFunction", "Program", "prim_key", "bind",
+           "operands", "dotted_path"]
+
+
+def normalize(fn, verb="transform"):
+    """The core program of ``fn`` and every user helper it calls (recursively)."""
+    fn = getattr(fn, "__astjax_entry__", None) or getattr(fn, "__astjax_function__", None) or fn
+    functions = {}
+    by_id = {}
+    pending = [fn]
+    names = {}
+
+    def name_of(helper):
+        if id(helper) not in names:
+            base = getattr(helper, "__name__", "f").replace("<lambda>", "lambda_")
+            candidate, k = base, 1
+            while candidate in names.values():
+                k += 1
+                candidate = f"{base}_{k}"
+            names[id(helper)] = candidate
+            pending.append(helper)
+        return names[id(helper)]
+
+    entry = name_of(fn)
+    pending.pop()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in by_id:
+            continue
+        by_id[id(current)] = True
+        core = _Normalizer(current, names[id(current)], name_of, verb).run()
+        functions[core.name] = core
+    functions = {entry: functions[entry], **functions}
+    return Program(entry=entry, functions=functions)
+
+
+class _Normalizer(FlowLowering, CallResolution):
+    def __init__(self, fn, gen_name, name_of, verb):
+        self.parsed = parse_function(fn)
+        self.fn = fn
+        self.gen_name = gen_name
+        self.name_of = name_of       # helper function -> its generated name (queues it)
+        self.verb = verb
+        node = self.parsed.node
+        taken = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} | set(self.parsed.env)
+        taken |= {"np", "math", "_ax"}
+        self.fresh = _Namer(taken)
+        self.env = {}
+        self.helpers = {}
+        self.locals = {n.id for n in gast.walk(node)
+                       if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        self.origin = None
+        self.loops = []              # stack of dicts: {'brk': flag or None, 'cont': flag}
+        self.ret_flag = None
+        self.ret_var = None
+
+    # -- entry ------------------------------------------------------------------------------
+    def run(self):
+        node = self.parsed.node
+        args = node.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+            self.fail(node, "*args, **kwargs and keyword-only parameters are not supported")
+        for default in args.defaults:
+            if not is_atom(default):
+                self.fail(node, "defaults must be constants")
+        fn_defaults = self.fn.__defaults__ or ()
+        args.defaults = [self.capture_value(f"{a.id}_default", v) if not isinstance(v, (
+            int, float, bool, str, type(None))) else const(v)
+            for a, v in zip(args.args[len(args.args) - len(fn_defaults):], fn_defaults)]
+        body = list(node.body)
+        if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]          # docstring
+        needs_flags = self._has_early_return(body)
+        out = []
+        if needs_flags:
+            self.ret_flag = self.fresh.exact("returned")
+            self.ret_var = self.fresh.exact("retval")
+            self.origin = getattr(node, "origin", None)
+            out.append(self.stmt(assign(self.ret_flag, const(False))))
+            out.append(self.stmt(assign(self.ret_var, const(None))))
+            out += self.block(body)
+            ret = gast.Return(value=name(self.ret_var))
+            out.append(self.stmt(ret))
+        else:
+            out += self.block(body)
+            if not out or not isinstance(out[-1], gast.Return):
+                out.append(self.stmt(gast.Return(value=const(None))))
+        out = self._freeze_tests(out)
+        fdef = gast.FunctionDef(name=self.gen_name, args=args, body=out, decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
+        fdef.origin = getattr(node, "origin", None)
+        return CoreFunction(name=self.gen_name, node=fdef, fn=self.fn,
+                            filename=self.parsed.filename, env=self.env, helpers=self.helpers)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def fail(self, node, message, cls=UnsupportedError):
+        origin = getattr(node, "origin", None) or self.origin
+        where = (origin.filename, origin.lineno) if origin else None
+        construct = origin.text if origin else None
+        raise cls(message, where=where, construct=construct)
+
+    def stmt(self, node):
+        node.origin = self.origin
+        return node
+
+    def emit(self, out, op, hint):
+        target = self.fresh(hint)
+        out.append(self.stmt(assign(target, op)))
+        return name(target)
+
+    def capture_value(self, wanted, value):
+        for existing, v in self.env.items():
+            if v is value:
+                return name(existing)
+        key = self.fresh.exact(wanted)
+        self.env[key] = value
+        return name(key)
+
+    # -- statements (blocks, flags and loops: normalize_flow.py) -------------------------------
+    def statement(self, s):
+        out = []
+        start = self.origin
+        if isinstance(s, gast.Assign):
+            value = self.expr(s.value, out, hint=_hint_of(s.targets[0]))
+            if len(s.targets) > 1:
+                value = self.to_name(value, out)
+            for target in s.targets:
+                self.assign_to(target, value, out)
+        elif isinstance(s, gast.AugAssign):
+            op = BINOPS.get(type(s.op))
+            if op is None:
+                self.fail(s, f"operator {type(s.op).__name__} is not supported")
+            if isinstance(s.target, gast.Name):
+                current = name(s.target.id)
+            else:
+                current = self.atom(_as_load(s.target), out)
+            right = self.atom(s.value, out)
+            value = gast.BinOp(left=current, op=s.op, right=right)
+            self.assign_to(s.target, value, out)
+            # NumPy updates an array in place here; the core form rebinds (what reverse mode
+            # needs).  The mark lets a backend that can (jit) keep the in-place update.
+            out[-1].augmented = True
+        elif isinstance(s, gast.AnnAssign):
+            if s.value is not None:
+                self.assign_to(s.target, self.expr(s.value, out), out)
+        elif isinstance(s, gast.Expr):
+            value = s.value
+            if isinstance(value, gast.Constant):
+                return out                      # a bare string: a comment
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                    and value.func.attr == "append" and isinstance(value.func.value, gast.Name):
+                item = self.atom(value.args[0], out)
+                out.append(self.stmt(gast.Expr(value=call(gast.Attribute(
+                    value=name(value.func.value.id), attr="append", ctx=gast.Load()), [item]))))
+            else:
+                op = self.expr(value, out)
+                if isinstance(op, gast.Call) and prim_key(op, self.helpers) in ("list.pop",
+                                                                                 "helper"):
+                    self.emit(out, op, _hint_of_op(op))     # kept for its side effect
+        elif isinstance(s, gast.If):
+            test = self.test_atom(s.test, out)
+            body = self.block(s.body) or [gast.Pass()]
+            orelse = self.block(s.orelse)
+            node = gast.If(test=test, body=body, orelse=orelse)
+            node.origin = start
+            node.elif_ = len(s.orelse) == 1 and isinstance(s.orelse[0], gast.If) and \
+                len(orelse) == 1 and isinstance(orelse[0], gast.If)
+            out.append(node)
+            self.origin = start
+        elif isinstance(s, gast.For):
+            out += self.for_loop(s)
+        elif isinstance(s, gast.While):
+            out += self.while_loop(s)
+        elif isinstance(s, gast.Pass):
+            pass
+        elif isinstance(s, gast.Assert):
+            pass                                # assertions are checks, not computation
+        else:
+            what = {gast.Try: "try", gast.With: "with", gast.Raise: "raise",
+                    gast.FunctionDef: "a nested def", gast.ClassDef: "class",
+                    gast.Global: "global", gast.Nonlocal: "nonlocal", gast.Delete: "del",
+                    gast.Import: "import", gast.ImportFrom: "import"}.get(type(s),
+                                                                          type(s).__name__)
+            self.fail(s, f"cannot {self.verb} through '{what}'")
+        self._check_yield(s)
+        return out
+
+    def _check_yield(self, s):
+        for n in gast.walk(s):
+            if isinstance(n, (gast.Yield, gast.YieldFrom)):
+                self.fail(n, f"cannot {self.verb} through 'yield'")
+            if isinstance(n, gast.Await):
+                self.fail(n, f"cannot {self.verb} through 'await'")
+
+    def assign_to(self, target, value, out):
+        if isinstance(target, gast.Name):
+            out.append(self.stmt(assign(target.id, value)))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in target.elts):
+                self.fail(target, "starred unpacking is not supported")
+            source = self.to_name(value, out)
+            for i, elt in enumerate(target.elts):
+                item = gast.Subscript(value=source, slice=const(i), ctx=gast.Load())
+                if isinstance(elt, gast.Name):
+                    out.append(self.stmt(assign(elt.id, item)))
+                else:
+                    self.assign_to(elt, self.to_name(item, out), out)
+        elif isinstance(target, gast.Subscript):
+            base = target.value
+            if not isinstance(base, gast.Name):
+                base = self.atom(_as_load(base), out)
+            index = self.index(target.slice, out)
+            value = self.atom_of(value, out)
+            out.append(self.stmt(gast.Assign(targets=[gast.Subscript(
+                value=name(base.id), slice=index, ctx=gast.Store())], value=value,
+                type_comment=None)))
+        elif isinstance(target, gast.Attribute):
+            self.fail(target, "assigning to attributes is not supported")
+        else:
+            self.fail(target, f"cannot assign to {type(target).__name__}")
+
+    def to_name(self, value, out, hint="t"):
+        if isinstance(value, gast.Name):
+            return value
+        return self.emit(out, value, hint)
+
+    def atom_of(self, value, out):
+        return value if is_atom(value) else self.emit(out, value, "t")
+
+    def test_atom(self, test, out):
+        if isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+            inner = self.test_atom(test.operand, out)
+            if isinstance(inner, gast.Name):
+                return gast.UnaryOp(op=gast.Not(), operand=inner)
+            return self.emit(out, gast.UnaryOp(op=gast.Not(), operand=inner), "not")
+        atom = self.atom(test, out)
+        if isinstance(atom, gast.Name):
+            return atom
+        return self.emit(out, atom, "cond")
+
+    # -- expressions (calls and attributes: normalize_calls.py) -------------------------------
+    def atom(self, e, out):
+        """Normalize ``e`` to an atom, emitting statements for its operations."""
+        value = self.expr(e, out)
+        return value if is_atom(value) else self.emit(out, value, _hint_of_op(value))
+
+    def expr(self, e, out, hint=None):
+        """Normalize ``e`` to an op over atoms (emitting statements for its sub-operations)."""
+        if isinstance(e, gast.Constant):
+            return const(e.value)
+        if isinstance(e, gast.Name):
+            return self.name_ref(e)
+        if isinstance(e, gast.Attribute):
+            return self.attribute(e, out)
+        if isinstance(e, gast.BinOp):
+            if type(e.op) not in BINOPS:
+                self.fail(e, f"operator {type(e.op).__name__} is not supported")
+            left, right = self.atom(e.left, out), self.atom(e.right, out)
+            folded = _fold(left, e.op, right)
+            return folded if folded is not None else gast.BinOp(left=left, op=e.op, right=right)
+        if isinstance(e, gast.UnaryOp):
+            return gast.UnaryOp(op=e.op, operand=self.atom(e.operand, out))
+        if isinstance(e, gast.Compare):
+            return self.compare(e, out)
+        if isinstance(e, gast.BoolOp):
+            return self.boolop(e, out)
+        if isinstance(e, gast.IfExp):
+            result = self.fresh("ifexp")
+            test = self.test_atom(e.test, out)
+            then, other = [], []
+            then.append(self.stmt(assign(result, self.expr(e.body, then))))
+            other.append(self.stmt(assign(result, self.expr(e.orelse, other))))
+            out.append(self.stmt(gast.If(test=test, body=then, orelse=other)))
+            return name(result)
+        if isinstance(e, gast.Call):
+            return self.call(e, out)
+        if isinstance(e, gast.Subscript):
+            value = self.atom(e.value, out)
+            return gast.Subscript(value=value, slice=self.index(e.slice, out), ctx=gast.Load())
+        if isinstance(e, (gast.Tuple, gast.List)):
+            if any(isinstance(x, gast.Starred) for x in e.elts):
+                self.fail(e, "starred expressions are not supported")
+            elts = [self.atom(x, out) for x in e.elts]
+            cls = type(e)
+            return cls(elts=elts, ctx=gast.Load())
+        if isinstance(e, gast.ListComp):
+            return self.listcomp(e, out)
+        if isinstance(e, gast.Dict) and all(
+                isinstance(k, gast.Constant) and isinstance(k.value, (str, int)) for k in e.keys):
+            return gast.Dict(keys=[const(k.value) for k in e.keys],
+                             values=[self.atom(v, out) for v in e.values])
+        what = {gast.Lambda: "lambda", gast.Dict: "a dict display", gast.Set: "a set",
+                gast.GeneratorExp: "a generator expression", gast.DictComp: "a dict comprehension",
+                gast.SetComp: "a set comprehension", gast.NamedExpr: "':='",
+                gast.Yield: "yield", gast.YieldFrom: "yield from", gast.Await: "await",
+                gast.JoinedStr: "an f-string", gast.Starred: "*"}.get(type(e), type(e).__name__)
+        self.fail(e, f"cannot {self.verb} through {what}" if what not in ("yield", "yield from")
+                  else f"cannot {self.verb} through '{what}'")
+
+    def name_ref(self, e):
+        if e.id in self.locals or e.id not in self.parsed.env:
+            return name(e.id)
+        value = self.parsed.env[e.id]
+        if isinstance(value, (bool, int, float, complex, str, type(None))):
+            return const(value)
+        if primitives.module_path(value) or callable(value) and not isinstance(value, type):
+            self.fail(e, f"'{e.id}' ({type(value).__name__}) can only be called here")
+        return self.capture_value(e.id, value)
+
+    def compare(self, e, out):
+        if len(e.ops) == 1:
+            op = e.ops[0]
+            if type(op) not in CMPOPS:
+                if isinstance(op, (gast.Is, gast.IsNot)):
+                    return gast.Compare(left=self.atom(e.left, out), ops=[op],
+                                        comparators=[self.atom(e.comparators[0], out)])
+                self.fail(e, f"comparison '{type(op).__name__}' is not supported")
+            return gast.Compare(left=self.atom(e.left, out), ops=[op],
+                                comparators=[self.atom(e.comparators[0], out)])
+        # a < b < c  ->  (a < b) and (b < c), b evaluated once
+        left = self.atom(e.left, out)
+        parts = []
+        for op, right in zip(e.ops, e.comparators):
+            right = self.atom(right, out)
+            parts.append(gast.Compare(left=left, ops=[op], comparators=[right]))
+            left = right
+        return self.boolop(gast.BoolOp(op=gast.And(), values=parts), out, normalized=True)
+
+    def boolop(self, e, out, normalized=False):
+        """``a and b`` -> ``t = a; if t: t = b`` (Python's short circuit, kept exactly)."""
+        result = self.fresh("and" if isinstance(e.op, gast.And) else "or")
+        first = e.values[0]
+        out.append(self.stmt(assign(result, first if normalized else self.expr(first, out))))
+        rest = e.values[1:]
+        if not rest:
+            return name(result)
+        inner = []
+        tail = rest[0] if len(rest) == 1 else gast.BoolOp(op=e.op, values=rest)
+        if len(rest) == 1:
+            value = tail if normalized else self.expr(tail, inner)
+        else:
+            value = self.boolop(tail, inner, normalized)
+        inner.append(self.stmt(assign(result, value)))
+        test = name(result) if isinstance(e.op, gast.And) else gast.UnaryOp(
+            op=gast.Not(), operand=name(result))
+        out.append(self.stmt(gast.If(test=test, body=inner, orelse=[])))
+        return name(result)
+
+    def listcomp(self, e, out):
+        if len(e.generators) != 1:
+            self.fail(e, "list comprehensions with several 'for' are not supported")
+        gen = e.generators[0]
+        result = self.fresh("items")
+        out.append(self.stmt(assign(result, gast.List(elts=[], ctx=gast.Load()))))
+        append = gast.Expr(value=call(gast.Attribute(value=name(result), attr="append",
+                                                     ctx=gast.Load()), [e.elt]))
+        body = [append]
+        for cond in reversed(gen.ifs):
+            body = [gast.If(test=cond, body=body, orelse=[])]
+        for node in body:
+            _set_origin(node, self.origin)
+        loop = gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[], type_comment=None)
+        _set_origin(loop, self.origin)
+        self.locals |= {n.id for n in gast.walk(gen.target) if isinstance(n, gast.Name)}
+        out += self.for_loop(loop)
+        return name(result)
+
+    def index(self, index, out):
+        if isinstance(index, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e, out) for e in index.elts], ctx=gast.Load())
+        if isinstance(index, gast.Slice):
+            return gast.Slice(**{k: (self.atom(getattr(index, k), out)
+                                     if getattr(index, k) is not None else None)
+                                 for k in ("lower", "upper", "step")})
+        if isinstance(index, gast.Constant) and index.value is Ellipsis:
+            return index
+        return self.atom(index, out)
+
+def _hint_of(target):
+    return target.id if isinstance(target, gast.Name) else "t"
+
+
+def _hint_of_op(op):
+    try:
+        key = prim_key(op)
+    except (TypeError, KeyError):
+        return "t"
+    key = key.rsplit(".", 1)[-1].rstrip("_")
+    return {"getitem": "item", "truediv": "div", "copy": "t", "const": "c"}.get(key, key)
+
+
+def _as_load(node):
+    node = _clone(node)
+    for n in gast.walk(node):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return node
+
+
+def _clone(node):
+    import copy
+    return copy.deepcopy(node)
+
+
+def _set_origin(node, origin):
+    for n in gast.walk(node):
+        n.origin = origin
+
+
+_FOLDABLE = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+             gast.Mult: lambda a, b: a * b}
+
+
+def _fold(left, op, right):
+    """``2 - 1`` -> ``1``: arithmetic on two Python number literals, as Python would do it."""
+    if not (isinstance(left, gast.Constant) and isinstance(right, gast.Constant)):
+        return None
+    a, b = left.value, right.value
+    numbers = (int, float)
+    if type(op) not in _FOLDABLE or not (isinstance(a, numbers) and isinstance(b, numbers)) \
+            or isinstance(a, bool) or isinstance(b, bool):
+        return None
+    return const(_FOLDABLE[type(op)](a, b))
+
+
+class ExprNormalizer(_Normalizer):
+    """Normalizes expressions written by astjax itself (rule templates) into core statements.
+    Every name is a local except the modules ``np``, ``math`` and ``_ax``."""
+
+    def __init__(self, fresh, origin=None, verb="transform"):
+        from astjax.rules import runtime
+        self.parsed = type("Parsed", (), {"env": {"np": np, "math": math, "_ax": runtime,
+                                                  "len": len, "range": range, "min": min,
+                                                  "max": max, "abs": abs, "float": float,
+                                                  "slice": slice}})()
+        self.fn = None
+        self.verb = verb
+        self.fresh = fresh
+        self.env = {}
+        self.helpers = {}
+        self.locals = _AllLocals(self.parsed.env)
+        self.origin = origin
+        self.loops = []
+        self.ret_flag = None
+        self.ret_var = None
+
+    def op(self, expr, out):
+        """Core op for ``expr`` (a gast expression); sub-operations are appended to out."""
+        return self.expr(expr, out)
+
+
+class _AllLocals:
+    def __init__(self, globals_):
+        self.globals = globals_
+
+    def __contains__(self, item):
+        return item not in self.globals
+
+    def __ior__(self, other):
+        return self

@@ -1,0 +1,19 @@
+"""Stage 3, the rule table: one entry per primitive holds everything about it.
+
+`registry.defprim` records a primitive's vjp, jvp, batching rule and Cython lowering
+together, as small NumPy-source templates; `table` holds the entries, grouped under banners by
+family (elementwise, reductions, shapes and indexing, linalg); `runtime` holds the `_ax.*`
+helpers that generated code calls, which have entries too so generated code transforms again.
+Importing this package fills the table.
+
+Before (one entry)::
+
+    defprim("np.exp", vjp={"x": "g * ans"}, jvp="t_x * ans", cython="exp(x)")
+
+After (what the transforms instantiate for ``exp2 = np.exp(neg1)``)::
+
+    reverse:  d_neg1 = d_exp2 * exp2
+    forward:  t_exp2 = t_neg1 * exp2
+    jit:      exp2[i] = exp(neg1[i])      (fused into the loop of its consumers)
+"""
+from astjax.rules import table  # noqa: F401  (fills the rule table)
