@@ -132,7 +132,7 @@ class ModuleEmitter:
                 sorted(set(cexpr.C_TYPES.values()) - {"bint", "float", "double"})),
             "import math",
             "import numpy as np",
-            "from astjax import runtime as _ax",
+            "from astjax.rules import runtime as _ax",
             "",
             self.decls.source(),
             threads.PYX_PRELUDE,
