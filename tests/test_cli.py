@@ -86,20 +86,29 @@ def run(*args, cwd, env=None, check=None):
 
 
 def no_compiler_env(tmp_path):
-    """An environment whose PATH holds only python, with $CC unset, and an empty jit cache."""
+    """An environment whose PATH holds no C compiler, with $CC unset, and an empty jit cache.
+
+    The interpreter runs as `sys.executable` by its absolute path (see `NO_CC_PYTHON`): a
+    symlink to a venv's python placed outside the venv would start the base interpreter,
+    without the venv's packages. PATH holds only a directory of harmless tools.
+    """
     bin_dir = tmp_path / "bin-no-cc"
     bin_dir.mkdir(exist_ok=True)
-    link = bin_dir / "python"
-    if not link.exists():
-        link.symlink_to(sys.executable)
+    for tool in ("sh", "ls", "cat"):            # harmless; never a compiler
+        found = shutil.which(tool)
+        if found and not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
     env = {k: v for k, v in os.environ.items() if k not in ("CC", "PATH", "PYTHONPATH")}
     env.update(PATH=str(bin_dir), PYTHONPATH=str(ROOT),
                ASTJAX_CACHE_DIR=str(tmp_path / "empty-jit-cache"))
     return env
 
 
+NO_CC_PYTHON = sys.executable      # the real interpreter (a venv's too), by absolute path
+
+
 def run_demo(where, tmp_path, env=None):
-    proc = subprocess.run([str(Path(no_compiler_env(tmp_path)["PATH"]) / "python"), "-c",
+    proc = subprocess.run([NO_CC_PYTHON, "-c",
                            RUN_DEMO], cwd=where, env=env or no_compiler_env(tmp_path),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -189,7 +198,7 @@ def test_changed_global_constant_makes_artifact_stale(built, tmp_path):
     kernels = where / "demo_pkg" / "kernels.py"
     kernels.write_text(KERNELS.replace("ALPHA = 1.67", "ALPHA = 1.5"))
     env = no_compiler_env(tmp_path)
-    proc = subprocess.run([str(Path(env["PATH"]) / "python"), "-c",
+    proc = subprocess.run([NO_CC_PYTHON, "-c",
                            "import numpy as np, demo_pkg\n"
                            "print(demo_pkg.selu(np.array([-1.0]))[0])"],
                           cwd=where, env=env, capture_output=True, text=True, timeout=300)
@@ -205,7 +214,7 @@ def test_corrupt_artifact_is_ignored_with_a_warning(built, tmp_path):
     so = folder / manifest["functions"]["total"][0]["file"]
     so.write_bytes(so.read_bytes()[: so.stat().st_size // 2])      # truncated
     env = no_compiler_env(tmp_path)
-    proc = subprocess.run([str(Path(env["PATH"]) / "python"), "-W", "always", "-c",
+    proc = subprocess.run([NO_CC_PYTHON, "-W", "always", "-c",
                            "import numpy as np, demo_pkg\n"
                            "print(demo_pkg.total(np.arange(5.0), 4))"],
                           cwd=where, env=env, capture_output=True, text=True, timeout=300)
