@@ -7,6 +7,7 @@ processes whose PATH holds no C compiler.
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -430,6 +431,29 @@ def test_cache_info_list_clear(tmp_path):
     cleared = run("cache", "clear", cwd=tmp_path, env=env, check=0).stdout
     assert "removed 1 entries" in cleared and not entry.exists()
     assert "is empty" in run("cache", "list", cwd=tmp_path, env=env, check=0).stdout
+
+
+def test_cache_help_states_the_lookup_order(tmp_path):
+    text = " ".join(run("cache", "--help", cwd=tmp_path, check=0).stdout.split())
+    order = [text.find(s) for s in ("$ASTJAX_CACHE_DIR", "$XDG_CACHE_HOME/astjax",
+                                    "~/.cache/astjax")]
+    assert -1 not in order and order == sorted(order), text
+
+
+def test_cache_list_into_a_closed_pipe_exits_quietly(tmp_path):
+    env = os.environ.copy()
+    env["ASTJAX_CACHE_DIR"] = str(tmp_path / "cache")
+    for i in range(400):                       # far more than a pipe buffer of JSON
+        entry = tmp_path / "cache" / f"_aj_fake_{i:04d}"
+        entry.mkdir(parents=True)
+        (entry / "meta.json").write_text(json.dumps({
+            "kind": "function", "name_hint": f"fake{i}", "signature": "(float64[::1])" * 8,
+            "built_at": 1.7e9 + i, "build_seconds": 0.5}))
+    command = f"{shlex.quote(sys.executable)} -m astjax cache list --json | head -1"
+    proc = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.stdout == "[\n"
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
 
 
 def test_help_on_every_command(tmp_path):
