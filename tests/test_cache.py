@@ -8,7 +8,10 @@ import json
 import multiprocessing
 import os
 import platform
+import re
+import stat
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -274,3 +277,168 @@ def test_cache_list_info_and_clear(tmp_path, monkeypatch):
         result = cache.clear()
     assert result["removed"] == 2 and result["busy"] == ["_aj_b_2"]
     assert [e["module"] for e in cache.list_entries()] == ["_aj_b_2"]
+
+
+# ----------------------------------------------------------------------------- security
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """Point tempfile (and so the fallback root) at a fresh directory of this test."""
+    base = tmp_path / "tmpbase"
+    base.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(base))
+    return base
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_world_writable_root_warns_and_uses_a_private_fallback(tmp_path, monkeypatch,
+                                                               private_tmp):
+    shared = tmp_path / "shared-cache"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setenv("ASTJAX_CACHE_DIR", str(shared))
+    with pytest.warns(RuntimeWarning, match=re.escape(str(shared))):
+        root = cache.cache_dir()
+    assert root == private_tmp / f"astjax-{os.geteuid()}"
+    assert mode(root) == 0o700 and os.lstat(root).st_uid == os.geteuid()
+
+    module = cache.load_or_build(scalar_source("fallback", 6.0), "fallback")
+    assert module.f(2.0) == 12.0
+    entry = entry_of(module)
+    assert entry.parent == root and not list(shared.iterdir())
+    assert mode(entry) == 0o700 and mode(root / "_tmp") == 0o700
+    assert not mode(module.__file__) & 0o077 and mode(entry / "meta.json") == 0o600
+    assert mode(entry / "build.log") == 0o600
+
+
+def test_fresh_root_and_entries_are_created_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTJAX_CACHE_DIR", str(tmp_path / "new" / "cache"))
+    module = cache.load_or_build(scalar_source("private", 2.5), "private")
+    assert module.f(2.0) == 5.0
+    assert mode(tmp_path / "new" / "cache") == 0o700
+    assert mode(entry_of(module)) == 0o700 and mode(entry_of(module) / ".lock") == 0o600
+
+
+@needs_root
+def test_root_owned_by_another_user_is_refused(tmp_path, monkeypatch, private_tmp):
+    theirs = tmp_path / "their-cache"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, NOBODY, NOBODY)
+    monkeypatch.setenv("ASTJAX_CACHE_DIR", str(theirs))
+    with pytest.warns(RuntimeWarning, match="owned by uid 65534"):
+        root = cache.cache_dir()
+    assert root != theirs and root.parent == private_tmp
+
+
+@needs_root
+def test_unusable_fallback_builds_in_a_fresh_temporary_directory(tmp_path, monkeypatch,
+                                                                 private_tmp):
+    shared = tmp_path / "shared-cache"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    planted = private_tmp / f"astjax-{os.geteuid()}"     # planted by another user
+    planted.mkdir(mode=0o700)
+    os.chown(planted, NOBODY, NOBODY)
+    monkeypatch.setenv("ASTJAX_CACHE_DIR", str(shared))
+    with pytest.warns(RuntimeWarning) as caught:
+        root = cache.cache_dir()
+    assert root not in (shared, planted) and root.name.startswith("astjax-cache-")
+    assert mode(root) == 0o700
+    assert any(str(planted) in str(w.message) for w in caught)
+
+
+def _plant(entry, so_file, modname, key, owner=None):
+    """An entry holding `so_file` as the artifact of `key`, with a matching meta.json."""
+    entry.mkdir(mode=0o755)
+    so = entry / f"{modname}{build.EXT_SUFFIX}"
+    so.write_bytes(Path(so_file).read_bytes())
+    (entry / "meta.json").write_text(json.dumps({
+        "key": key, "module": modname, "so_file": so.name,
+        "so_sha256": cache._sha256(so.read_bytes()), "build_id": "planted",
+        "shared_utility": cache.shared_utility()}))
+    if owner is not None:
+        for path in (so, entry / "meta.json", entry):
+            os.chown(path, owner, owner)
+    return so
+
+
+def _evil_build(good_src, name, tmp_path):
+    """A module compiled under the name `good_src` would get, but returning -x."""
+    key = cache.cache_key(good_src)
+    modname = build.module_name(name, key[:20])
+    evil = good_src.replace("return 9.0 * x", "return -1.0 * x")
+    out = tmp_path / "evil-build"
+    out.mkdir()
+    so = build.build_extension(evil, modname, out, shared_utility=cache.shared_utility())
+    return so, modname, key
+
+
+@needs_root
+def test_planted_artifact_in_a_directory_of_another_user_is_not_imported(tmp_path):
+    src = scalar_source("planted", 9.0)
+    so, modname, key = _evil_build(src, "planted", tmp_path)
+    entry = cache.cache_dir() / modname
+    _plant(entry, so, modname, key, owner=NOBODY)
+    module = cache.load_or_build(src, "planted")
+    assert module.f(2.0) == 18.0                       # the planted one returns -2.0
+    assert meta_of(module)["build_id"] != "planted"
+    assert os.lstat(entry).st_uid == os.geteuid()
+
+
+def test_group_writable_artifact_is_not_imported(tmp_path):
+    src = scalar_source("groupw", 9.0)
+    so, modname, key = _evil_build(src, "groupw", tmp_path)
+    entry = cache.cache_dir() / modname
+    planted = _plant(entry, so, modname, key)
+    os.chmod(planted, 0o666)
+    module = cache.load_or_build(src, "groupw")
+    assert module.f(2.0) == 18.0
+    assert "refused" in (entry / "corruption.log").read_text()
+
+
+@pytest.mark.parametrize("what", ["entry", "so"])
+def test_symlink_planted_in_the_cache_is_refused(tmp_path, what):
+    src = scalar_source(f"symlink_{what}", 9.0)
+    so, modname, key = _evil_build(src, f"symlink_{what}", tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    planted = _plant(elsewhere, so, modname, key)
+    entry = cache.cache_dir() / modname
+    if what == "entry":
+        entry.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        entry.mkdir()
+        (entry / "meta.json").write_bytes((elsewhere / "meta.json").read_bytes())
+        (entry / planted.name).symlink_to(planted)
+    module = cache.load_or_build(src, f"symlink_{what}")
+    assert module.f(2.0) == 18.0
+    assert not entry.is_symlink() and not Path(module.__file__).is_symlink()
+    assert planted.read_bytes() == so.read_bytes()      # the link's target is left alone
+
+
+def test_stale_build_folders_are_cleaned_when_the_cache_is_opened(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    tmp = root / "_tmp"
+    tmp.mkdir(parents=True)
+    old = tmp / "_aj_old_1-abc"
+    old.mkdir()
+    (old / "x.c").write_text("int x;")
+    hour_ago = time.time() - 2 * cache.STALE_TMP_SECONDS
+    os.utime(old, (hour_ago, hour_ago))
+    child = multiprocessing.get_context("spawn").Process(target=int)
+    child.start()
+    child.join()
+    dead = tmp / (cache._tmp_name("_aj_dead_2").replace(f"@{os.getpid()}@",
+                                                         f"@{child.pid}@") + "xyz")
+    dead.mkdir()
+    alive = tmp / (cache._tmp_name("_aj_alive_3") + "xyz")
+    alive.mkdir()
+    monkeypatch.setenv("ASTJAX_CACHE_DIR", str(root))
+    assert cache.cache_dir() == root
+    assert sorted(p.name for p in tmp.iterdir()) == [alive.name]

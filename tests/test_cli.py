@@ -7,6 +7,7 @@ processes whose PATH holds no C compiler.
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -86,20 +87,29 @@ def run(*args, cwd, env=None, check=None):
 
 
 def no_compiler_env(tmp_path):
-    """An environment whose PATH holds only python, with $CC unset, and an empty jit cache."""
+    """An environment whose PATH holds no C compiler, with $CC unset, and an empty jit cache.
+
+    The interpreter runs as `sys.executable` by its absolute path (see `NO_CC_PYTHON`): a
+    symlink to a venv's python placed outside the venv would start the base interpreter,
+    without the venv's packages. PATH holds only a directory of harmless tools.
+    """
     bin_dir = tmp_path / "bin-no-cc"
     bin_dir.mkdir(exist_ok=True)
-    link = bin_dir / "python"
-    if not link.exists():
-        link.symlink_to(sys.executable)
+    for tool in ("sh", "ls", "cat"):            # harmless; never a compiler
+        found = shutil.which(tool)
+        if found and not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
     env = {k: v for k, v in os.environ.items() if k not in ("CC", "PATH", "PYTHONPATH")}
     env.update(PATH=str(bin_dir), PYTHONPATH=str(ROOT),
                ASTJAX_CACHE_DIR=str(tmp_path / "empty-jit-cache"))
     return env
 
 
+NO_CC_PYTHON = sys.executable      # the real interpreter (a venv's too), by absolute path
+
+
 def run_demo(where, tmp_path, env=None):
-    proc = subprocess.run([str(Path(no_compiler_env(tmp_path)["PATH"]) / "python"), "-c",
+    proc = subprocess.run([NO_CC_PYTHON, "-c",
                            RUN_DEMO], cwd=where, env=env or no_compiler_env(tmp_path),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -189,7 +199,7 @@ def test_changed_global_constant_makes_artifact_stale(built, tmp_path):
     kernels = where / "demo_pkg" / "kernels.py"
     kernels.write_text(KERNELS.replace("ALPHA = 1.67", "ALPHA = 1.5"))
     env = no_compiler_env(tmp_path)
-    proc = subprocess.run([str(Path(env["PATH"]) / "python"), "-c",
+    proc = subprocess.run([NO_CC_PYTHON, "-c",
                            "import numpy as np, demo_pkg\n"
                            "print(demo_pkg.selu(np.array([-1.0]))[0])"],
                           cwd=where, env=env, capture_output=True, text=True, timeout=300)
@@ -205,7 +215,7 @@ def test_corrupt_artifact_is_ignored_with_a_warning(built, tmp_path):
     so = folder / manifest["functions"]["total"][0]["file"]
     so.write_bytes(so.read_bytes()[: so.stat().st_size // 2])      # truncated
     env = no_compiler_env(tmp_path)
-    proc = subprocess.run([str(Path(env["PATH"]) / "python"), "-W", "always", "-c",
+    proc = subprocess.run([NO_CC_PYTHON, "-W", "always", "-c",
                            "import numpy as np, demo_pkg\n"
                            "print(demo_pkg.total(np.arange(5.0), 4))"],
                           cwd=where, env=env, capture_output=True, text=True, timeout=300)
@@ -421,6 +431,29 @@ def test_cache_info_list_clear(tmp_path):
     cleared = run("cache", "clear", cwd=tmp_path, env=env, check=0).stdout
     assert "removed 1 entries" in cleared and not entry.exists()
     assert "is empty" in run("cache", "list", cwd=tmp_path, env=env, check=0).stdout
+
+
+def test_cache_help_states_the_lookup_order(tmp_path):
+    text = " ".join(run("cache", "--help", cwd=tmp_path, check=0).stdout.split())
+    order = [text.find(s) for s in ("$ASTJAX_CACHE_DIR", "$XDG_CACHE_HOME/astjax",
+                                    "~/.cache/astjax")]
+    assert -1 not in order and order == sorted(order), text
+
+
+def test_cache_list_into_a_closed_pipe_exits_quietly(tmp_path):
+    env = os.environ.copy()
+    env["ASTJAX_CACHE_DIR"] = str(tmp_path / "cache")
+    for i in range(400):                       # far more than a pipe buffer of JSON
+        entry = tmp_path / "cache" / f"_aj_fake_{i:04d}"
+        entry.mkdir(parents=True)
+        (entry / "meta.json").write_text(json.dumps({
+            "kind": "function", "name_hint": f"fake{i}", "signature": "(float64[::1])" * 8,
+            "built_at": 1.7e9 + i, "build_seconds": 0.5}))
+    command = f"{shlex.quote(sys.executable)} -m astjax cache list --json | head -1"
+    proc = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.stdout == "[\n"
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
 
 
 def test_help_on_every_command(tmp_path):

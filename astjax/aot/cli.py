@@ -353,8 +353,12 @@ def make_parser():
     ann.set_defaults(run=cmd_annotate)
 
     cache = sub.add_parser("cache", help="inspect or clear jit's cache of built extensions",
-                           description="Inspect or clear jit's on-disk cache "
-                           "($ASTJAX_CACHE_DIR, else ~/.cache/astjax).")
+                           description="Inspect or clear jit's on-disk cache. Its "
+                           "directory is $ASTJAX_CACHE_DIR if set, else "
+                           "$XDG_CACHE_HOME/astjax if $XDG_CACHE_HOME is set, else "
+                           "~/.cache/astjax. A directory not owned by you or writable by "
+                           "others is refused (with a warning) for a private one in the "
+                           "temp directory.")
     cache.add_argument("action", choices=("info", "list", "clear"))
     cache.add_argument("--json", action="store_true", help="machine-readable output")
     cache.set_defaults(run=cmd_cache)
@@ -377,7 +381,13 @@ def main(argv=None):
     from astjax.errors import AstjaxError
     from astjax.aot.signatures import SignatureError
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()                     # a closed pipe shows up here, not at exit
+        return status
+    except BrokenPipeError:                    # e.g. `astjax cache list --json | head -1`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit cannot fail again
+        return EXIT_OK
     except CliError as exc:
         status, message = exc.status, str(exc)
     except SignatureError as exc:
