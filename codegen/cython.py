@@ -136,6 +136,7 @@ class ModuleEmitter:
             "",
             self.decls.source(),
             threads.PYX_PRELUDE,
+            cexpr.CHECKED_INT_PRELUDE,
             kernels.PYX_PRELUDE,
         ]
         if self.env:

@@ -85,3 +85,60 @@ CASES = [
 @pytest.mark.parametrize("fn,x", CASES, ids=[f"{c[0].__name__}-{c[1].dtype}" for c in CASES])
 def test_shape_loops_match_numpy(fn, x):
     same(jit(fn)(x), fn(x))
+
+
+# ------------------------------------------------------------ defect 8: Python ints exact
+
+def square(a):
+    return a * a
+
+
+def power_of_three():
+    r = 1
+    for i in range(50):
+        r = r * 3
+    return r
+
+
+def power_loop(n):
+    r = 1
+    for i in range(n):
+        r *= 3
+    return r
+
+
+def poly_int(a, b):
+    return -a * a + b ** 3 - 7
+
+
+def test_python_int_square_is_exact():
+    f = jit(square)
+    assert f(2 ** 40) == 2 ** 80 and type(f(2 ** 40)) is int
+    assert f(3) == 9                       # small ints still run compiled
+    assert jit(lambda a: a * a)(2 ** 40) == 2 ** 80
+
+
+def test_python_int_loop_is_exact():
+    assert jit(power_of_three)() == 3 ** 50
+    f = jit(power_loop)
+    assert f(50) == 3 ** 50
+    assert f(10) == 3 ** 10
+    assert jit(poly_int)(2 ** 31, 2 ** 21) == poly_int(2 ** 31, 2 ** 21)
+    assert jit(poly_int)(5, -4) == poly_int(5, -4)
+
+
+def test_python_int_argument_beyond_int64_runs_as_python():
+    f = jit(square)
+    assert f(2 ** 63) == 2 ** 126
+    assert f(-2 ** 70) == 2 ** 140
+    assert f(7) == 49
+
+
+def test_numpy_ints_keep_wrapping():
+    f = jit(square)
+    with np.errstate(over="ignore"):
+        want = square(np.int64(2 ** 40))
+    got = f(np.int64(2 ** 40))
+    same(got, want)
+    x = np.array([2 ** 40, 3], np.int64)
+    same(f(x), x * x)
