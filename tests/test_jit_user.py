@@ -142,3 +142,66 @@ def test_numpy_ints_keep_wrapping():
     same(got, want)
     x = np.array([2 ** 40, 3], np.int64)
     same(f(x), x * x)
+
+
+# ------------------------------------------------------------------ issue 12: threads
+
+from codegen import threads  # noqa: E402
+
+
+def test_thread_count_follows_affinity_and_quota(monkeypatch, tmp_path):
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 64)
+    missing = tmp_path / "none"
+    assert threads.available_cpus(missing) == 6
+    quota = tmp_path / "cpu.max"
+    quota.write_text("250000 100000\n")             # 2.5 CPUs: three threads
+    assert threads.available_cpus(quota) == 3
+    quota.write_text("max 100000\n")
+    assert threads.available_cpus(quota) == 6
+    for var in ("ASTJAX_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(threads, "available_cpus", lambda: 6)
+    assert threads._from_environment() == 6
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert threads._from_environment() == 4
+    monkeypatch.setenv("ASTJAX_NUM_THREADS", "2")
+    assert threads._from_environment() == 2
+
+
+def test_quiet_openmp_respects_the_user(monkeypatch):
+    monkeypatch.setattr(threads, "_quiet", False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    threads.quiet_openmp()
+    assert threads.os.environ["OMP_WAIT_POLICY"] == "active"
+    assert threads.os.environ["GOMP_SPINCOUNT"] == "0"
+
+
+def logistic(x):
+    return 1.0 / (1.0 + np.exp(-x)) + x * x
+
+
+def test_small_and_large_arrays_match_numpy():
+    f = jit(logistic)
+    for n in (5, 1000, 300_000):
+        x = np.linspace(-3, 3, n)
+        np.testing.assert_allclose(f(x), logistic(x), rtol=1e-14, atol=0)
+        assert f(x).dtype == logistic(x).dtype
+    source = f.__astjax_stage__("cython")
+    assert "_astjax_threads_for(" in source and "_astjax_num_threads if" not in source
+
+
+def test_threads_for_scales_with_work():
+    src = f"""
+def go(double work, int n):
+    _astjax_set_num_threads(n)
+    return _astjax_threads_for(work)
+"""
+    from codegen.build import build_module
+    m = build_module(threads.PYX_PRELUDE + src, "threads_for")
+    assert m.go(10, 8) == 1
+    assert m.go(threads.PARALLEL_WORK - 1, 8) == 1
+    assert m.go(threads.PARALLEL_WORK, 8) == threads.PARALLEL_WORK // threads.WORK_PER_THREAD
+    assert m.go(1e9, 8) == 8
+    assert m.go(1e9, 1) == 1
