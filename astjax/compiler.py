@@ -28,6 +28,7 @@ import numpy as np
 from codegen import cache
 from codegen.background import build_in_background
 from codegen.build import BuildFlags
+from codegen.errors import must_run_as_python
 from codegen.cython import lower
 from codegen.errors import BuildError, FallbackError
 from codegen.types import Const, of_value, signature
@@ -139,7 +140,12 @@ class JitFunction:
             self.last = spec
             if spec.future is not None:
                 spec.poll()
-        return spec.entry(*args)
+        try:
+            return spec.entry(*args)
+        except OverflowError as exc:     # Python ints left C int64: this call runs as Python
+            if spec.entry is self.fn or not must_run_as_python(exc, args):
+                raise
+            return self.fn(*args)
 
     def _key(self, args):
         key = []

@@ -282,6 +282,8 @@ def build_shared_utility(modname, out_dir, *, log_path=None):
 def import_extension(so_path, modname):
     """Import the extension at `so_path` as module `modname` (registered in sys.modules)."""
     so_path = str(so_path)
+    from . import threads
+    threads.quiet_openmp()          # before libgomp loads: idle threads sleep, not spin
     loader = importlib.machinery.ExtensionFileLoader(modname, so_path)
     spec = importlib.util.spec_from_file_location(modname, so_path, loader=loader)
     module = importlib.util.module_from_spec(spec)

@@ -279,9 +279,63 @@ def _c_literal(value, dtype):
     return repr(value)
 
 
+CHECKED_INT_PRELUDE = '''\
+cdef extern from "astjax_math.h" nogil:
+    bint astjax_add_ovf(int64_t, int64_t, int64_t *)
+    bint astjax_sub_ovf(int64_t, int64_t, int64_t *)
+    bint astjax_mul_ovf(int64_t, int64_t, int64_t *)
+from codegen.errors import IntOverflow as _AstjaxIntOverflow
+
+cdef int64_t _astjax_overflow() except? -1 nogil:
+    with gil:
+        raise _AstjaxIntOverflow("Python int arithmetic left int64: rerun as Python")
+
+cdef inline int64_t _astjax_iadd(int64_t a, int64_t b) except? -1 nogil:
+    cdef int64_t r
+    if astjax_add_ovf(a, b, &r):
+        return _astjax_overflow()
+    return r
+
+cdef inline int64_t _astjax_isub(int64_t a, int64_t b) except? -1 nogil:
+    cdef int64_t r
+    if astjax_sub_ovf(a, b, &r):
+        return _astjax_overflow()
+    return r
+
+cdef inline int64_t _astjax_imul(int64_t a, int64_t b) except? -1 nogil:
+    cdef int64_t r
+    if astjax_mul_ovf(a, b, &r):
+        return _astjax_overflow()
+    return r
+
+cdef inline int64_t _astjax_ipow(int64_t a, int64_t n) except? -1 nogil:
+    cdef int64_t r = 1
+    while n > 0:
+        r = _astjax_imul(r, a)
+        n -= 1
+    return r
+'''
+CHECKED = {"add": "_astjax_iadd", "sub": "_astjax_isub", "mul": "_astjax_imul"}
+
+
 def _python_operator(op, key, types, typing, atom_c):
-    """An operator between Python scalars, with Python's meaning (Cython's semantics)."""
+    """An operator between Python scalars, with Python's meaning (Cython's semantics).
+
+    Python ints are exact: int64 +, -, *, ** and unary - between them are overflow-checked
+    (CHECKED_INT_PRELUDE), and an overflow reruns the call as Python."""
     values = [wrap(atom_c(a)) for a in operands(op)]
+    result = typing.op_type(op)
+    if isinstance(result, Scalar) and result.dtype.kind == "i" and \
+            all(t.dtype.kind in "ib" for t in types):
+        if key == "neg":
+            return f"_astjax_isub(0, {strip_parens(values[0])})"
+        if key in CHECKED:
+            return f"{CHECKED[key]}({', '.join(strip_parens(v) for v in values)})"
+        if key == "pow":
+            exponent = operands(op)[1]
+            if isinstance(exponent, gast.Constant) and exponent.value == 2:
+                return f"_astjax_imul({strip_parens(values[0])}, {strip_parens(values[0])})"
+            return f"_astjax_ipow({', '.join(strip_parens(v) for v in values)})"
     if isinstance(op, gast.UnaryOp):
         text = {"neg": "-", "pos": "+", "not_": "not "}[key]
         return f"{text}{values[0]}"

@@ -136,6 +136,7 @@ class ModuleEmitter:
             "",
             self.decls.source(),
             threads.PYX_PRELUDE,
+            cexpr.CHECKED_INT_PRELUDE,
             kernels.PYX_PRELUDE,
         ]
         if self.env:
@@ -483,8 +484,15 @@ class FunctionEmitter:
                     code, _ = self.c_value(item, item_t)
                     out.append(f"{pad}{name} = {code}")
                 self.note(s, "C", "tuple of C scalars")
-            else:
-                out.append(f"{pad}{', '.join(names)} = {self.py_expr(op)}")
+            elif isinstance(op, gast.Call) and prim_key(op, self.fn.helpers) == "np.shape" \
+                    and isinstance(op.args[0], gast.Name) and op.args[0].id in self.views:
+                view = self.views[op.args[0].id]          # x.shape: the memoryview's C ints
+                for k, name in enumerate(names):
+                    out.append(f"{pad}{name} = {view}.shape[{k}]")
+                self.note(s, "C", "shape of a typed array")
+            else:                                         # `a, = t` for a 1-tuple, not `a = t`
+                target = ", ".join(names) + ("," if len(names) == 1 else "")
+                out.append(f"{pad}{target} = {self.py_expr(op)}")
                 self.note(s, "NumPy", "a tuple unpacked into C variables")
             return
         if isinstance(op, gast.Subscript) and isinstance(op.value, gast.Name) \

@@ -28,3 +28,18 @@ class CompilerUnavailable(BuildError):
 
 class FallbackError(AstjaxError):
     """`jit(..., strict=True)` and part of the function would run as Python/NumPy."""
+
+
+class IntOverflow(OverflowError):
+    """Compiled C int64 arithmetic on Python ints overflowed: the jitted function reruns this
+    call as Python (whose ints are exact). Raised by generated code, caught by `jit`."""
+
+
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def must_run_as_python(exc, args):
+    """Whether an OverflowError from compiled code means: rerun this call as Python (checked
+    Python-int arithmetic overflowed, or a Python int argument does not fit C int64)."""
+    return isinstance(exc, IntOverflow) or any(
+        type(a) is int and not INT64_MIN <= a <= INT64_MAX for a in args)

@@ -16,7 +16,7 @@ After (Cython; only mul6 is used later, so it is the only array written)::
     _mul6_out = np.empty(x.shape, dtype=np.float32)
     _mul6_f = _mul6_out.reshape(-1)
     with cython.boundscheck(False), cython.wraparound(False):
-        for _i1 in prange(_n1, nogil=True, schedule="static", num_threads=...):
+        for _i1 in prange(_n1, nogil=True, schedule="static", num_threads=_astjax_threads_for(<double>(_n1 * 3))):
             gt1_v = (_x_f[_i1] > (<float>0))
             exp2_v = expf(_x_f[_i1])
             ...
@@ -62,9 +62,10 @@ from astjax.core.normalize import bind, operands, prim_key
 
 from . import cexpr
 from .cexpr import NotLowered, c_type, is_c_array, is_c_scalar
+from .threads import threads_for
 from .types import Const
 
-PARALLEL_MIN = 32768       # elements: below this one thread is faster than waking the others
+PARALLEL_MIN = 32768       # (unused by the loops now: threads.PARALLEL_WORK decides)
 
 
 @dataclass
@@ -542,6 +543,13 @@ def _finish(run, fe, rp, n, outs, lines, out, pad):
         fe.rebind(t, out, pad)
 
 
+def _iteration_cost(run):
+    """Element-operations of one iteration of a run's loop: 1 per statement, 8 per call
+    (exp, sqrt, ...); with the trip count it decides how many threads the loop gets."""
+    return sum(8 if isinstance(getattr(s, "value", None), gast.Call) else 1
+               for s in run.stmts) or 1
+
+
 def _flat_loop(run, fe, rp, out, pad):
     """All arrays of one shape, C-contiguous (or 1-d): one loop over the flat items."""
     typing = fe.typing
@@ -566,13 +574,13 @@ def _flat_loop(run, fe, rp, out, pad):
         for acc, acc_dtype, rule in rp.accs.values())
     lines.append("with cython.boundscheck(False), cython.wraparound(False):")
     if chunked:
-        lines += _chunked_loop(fe, n, i, body, rp.accs)
+        lines += _chunked_loop(fe, n, i, body, rp.accs, _iteration_cost(run))
     elif rp.serial:
         lines.append("    with nogil:")
         lines.append(f"        for {i} in range({n}):")
         lines += [f"            {line}" for line in body]
     else:
-        threads = f"(_astjax_num_threads if {n} >= {PARALLEL_MIN} else 1)"
+        threads = threads_for(f"{n} * {_iteration_cost(run)}")
         lines.append(f"    for {i} in prange({n}, nogil=True, schedule='static', "
                      f"num_threads={threads}):")
         lines += [f"        {line}" for line in body]
@@ -634,7 +642,7 @@ def _nested_loop(run, fe, rp, shape, sources, unit_inner, out, pad):
         lines.append(f"        for {idx[0]} in range({dims[0]}):")
         depth = "        "
     else:
-        threads = f"(_astjax_num_threads if {n} >= {PARALLEL_MIN} else 1)"
+        threads = threads_for(f"{n} * {_iteration_cost(run)}")
         lines.append(f"    for {idx[0]} in prange({dims[0]}, nogil=True, schedule='static', "
                      f"num_threads={threads}):")
         depth = "    "
@@ -651,7 +659,7 @@ def _nested_loop(run, fe, rp, shape, sources, unit_inner, out, pad):
 CHUNK = 1024
 
 
-def _chunked_loop(fe, n, i, loop_body, accs):
+def _chunked_loop(fe, n, i, loop_body, accs, cost=1):
     """A float sum that vectorizes: each thread computes blocks of values, then sums them
     in independent lanes (astjax_sum_float64) — reassociating the sum, never the values."""
     decls = fe.module.decls
@@ -670,7 +678,7 @@ def _chunked_loop(fe, n, i, loop_body, accs):
             body.append(f"{buf}[{i} - {start}] = {line.split(' += ', 1)[1]}")
         else:
             body.append(line)
-    threads = f"(_astjax_num_threads if {n} >= {PARALLEL_MIN} else 1)"
+    threads = threads_for(f"{n} * {cost}")
     out = [f"    {chunks} = ({n} + {CHUNK - 1}) // {CHUNK}",
            f"    with nogil, parallel(num_threads={threads}):"]
     for buf in buffers.values():
@@ -795,7 +803,7 @@ def emit_axis_reduction(s, fe, out, pad):
                                                           f"{red}"}, dtype, decls)
 
     acc = fe.fresh("_acc", c_type(row_acc))
-    threads = f"(_astjax_num_threads if {lead} * {red} * {inner} >= {PARALLEL_MIN} else 1)"
+    threads = threads_for(f"{lead} * {red} * {inner}")
     lines.append("with cython.boundscheck(False), cython.wraparound(False):")
     lines.append(f"    if {inner} == 1:        # the last axis: one accumulator per row")
     lines.append(f"        for {k} in prange({lead}, nogil=True, schedule='static', "

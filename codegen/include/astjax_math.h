@@ -164,4 +164,17 @@ ASTJAX_LANE_EXTREMA(uint16_t, uint16)
 ASTJAX_LANE_EXTREMA(uint32_t, uint32)
 ASTJAX_LANE_EXTREMA(uint64_t, uint64)
 
+/* Python ints under jit: C int64 arithmetic that reports overflow (then the jitted function
+ * reruns that call as Python, whose ints are exact). Nonzero return: overflowed. */
+#include <stdint.h>
+static inline int astjax_add_ovf(int64_t a, int64_t b, int64_t *r) {
+    return __builtin_add_overflow(a, b, r);
+}
+static inline int astjax_sub_ovf(int64_t a, int64_t b, int64_t *r) {
+    return __builtin_sub_overflow(a, b, r);
+}
+static inline int astjax_mul_ovf(int64_t a, int64_t b, int64_t *r) {
+    return __builtin_mul_overflow(a, b, r);
+}
+
 #endif /* ASTJAX_MATH_H */
