@@ -22,6 +22,7 @@ in place (the caller's array too, when x is an argument, and every alias of it).
 """
 import functools
 import inspect
+import textwrap
 
 import numpy as np
 
@@ -220,7 +221,12 @@ class JitFunction:
 
     # -- introspection --------------------------------------------------------------------
     def __astjax_stage__(self, stage):
-        """Generated source of the latest signature: stage 'cython' or 'core'."""
+        """Source of this jit function: 'python' (what it compiles from), 'core', or 'cython'
+        (the .pyx of the latest signature)."""
+        if stage in ("python", None):
+            generated = getattr(self.fn, "__astjax_source__", None)
+            return generated if generated is not None else \
+                textwrap.dedent(inspect.getsource(inspect.unwrap(self.fn)))
         if stage == "core":
             program = self._program or normalize(self.fn, verb="compile")
             return "\n\n".join(render(c.node) for c in program.functions.values())
@@ -228,7 +234,7 @@ class JitFunction:
             if self.last is None or self.last.lowered is None:
                 raise ValueError(f"{self.__name__} has no Cython source yet: call it first")
             return self.last.lowered.source
-        raise ValueError(f"jit functions have stages 'cython' and 'core', not {stage!r}")
+        raise ValueError(f"jit functions have stages 'python', 'core' and 'cython', not {stage!r}")
 
     def __repr__(self):
         return f"<jit {self.__name__}: {len(self.specializations)} signature(s)>"
