@@ -44,6 +44,7 @@ import numpy as np
 
 from astjax.frontend.syntax import gast, to_source
 from astjax.core.normalize import dotted_path, operands, prim_key
+from astjax.core.form import is_effect_stmt
 
 from . import cexpr, kernels, threads
 from .cexpr import UNARY_TEXT, NotLowered, c_type, is_c_array, is_c_scalar
@@ -460,6 +461,10 @@ class FunctionEmitter:
                 out.append(f"{pad}return {self.py_atom(s.value)}")
         elif isinstance(s, gast.Expr):
             self.python_stmt(s, out, pad)
+        elif isinstance(s, gast.Assert):       # the user's check: its test is a C or Python atom
+            msg = f", {self.py_atom(s.msg)}" if s.msg is not None else ""
+            out.append(f"{pad}assert {self.c_or_py(s.test)}{msg}")
+            self.note(s, "Python", "assert runs as Python, for its effect")
         else:
             out.append(f"{pad}{to_source(s).strip()}")
 
@@ -576,7 +581,11 @@ class FunctionEmitter:
         """Emit s as Python (NumPy) code; note whether that is by design or a fallback."""
         if isinstance(s, gast.Expr):
             out.append(f"{pad}{self.py_expr(s.value)}")
-            status, detail = "NumPy", "Python list operation"
+            if is_effect_stmt(s):       # print(...) and other calls kept for their effect
+                status, detail = "Python", f"{dotted_path(s.value.func) or 'a call'}() runs " \
+                                           "as Python, for its effect"
+            else:
+                status, detail = "NumPy", "Python list operation"
         else:
             target = s.targets[0].id
             op = s.value

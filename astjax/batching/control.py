@@ -56,7 +56,7 @@ from astjax.batching.fallback import LaneLoopBatcher
 from astjax.batching.lists import TAPE_PREFIX, ListBatcher
 from astjax.batching.flow import _at, _drop_dead, _is_break, _item_written, _liveness
 from astjax.batching.loops import LoopBatcher
-from astjax.core.form import Namer as _Namer, bind, dotted_path, prim_key
+from astjax.core.form import Namer as _Namer, bind, dotted_path, is_effect_stmt, prim_key
 from astjax.core.normalize import ExprNormalizer
 from astjax.core.form import flat as _flat
 
@@ -318,7 +318,11 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         if isinstance(s, gast.Expr):
             if _is_append(s):
                 return self.append(s)
+            if is_effect_stmt(s):
+                return self.effect(s)
             return []
+        if isinstance(s, gast.Assert):
+            return self.effect(s)
         if isinstance(s, gast.If):
             if _is_break(s):     # a plain loop's exit (masked loops handle theirs)
                 return [_at(gast.If(test=self.rename(s.test), body=[gast.Break()], orelse=[]),
@@ -333,6 +337,21 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         if isinstance(s, gast.Pass):
             return []
         raise CannotBatch(f"a {type(s).__name__} statement", s, whole_function=True)
+
+    # -- effects ----------------------------------------------------------------------------
+    def effect(self, s):
+        """A ``print(...)`` or ``assert`` the user wrote: run once for the whole batch.  A print
+        of a batched value prints the stacked lanes (a Python loop over the batch would print
+        each lane on its own line); an assert on a batched condition asserts every lane.  Inside
+        a masked branch or loop only some lanes run the statement: vmap loops over the batch."""
+        self.current = s
+        if self.regions:
+            raise CannotBatch(f"a {'print' if isinstance(s, gast.Expr) else 'assert'} under a "
+                              "batched condition", s, whole_function=True)
+        node = self.rename(s)
+        if isinstance(node, gast.Assert) and is_batched(self.info(node.test)):
+            node.test = call("np.all", [node.test])
+        return [_at(node, s)]
 
     # -- assignments ------------------------------------------------------------------------
     def assign(self, var, op, s, fresh_temp=False):

@@ -80,6 +80,27 @@ def prim_key(op, helpers=()):
     raise TypeError(f"not a core op: {op!r}")
 
 
+def is_effect_call(op, helpers=()):
+    """A bare call statement kept for its effect: anything but a known pure primitive
+    (``print``, a logger, an unknown function); a pure NumPy call whose result nobody reads
+    is dropped."""
+    if not isinstance(op, gast.Call):
+        return False
+    key = prim_key(op, helpers)
+    if key in ("list.pop", "helper"):
+        return True
+    return primitives.lookup(key) is None
+
+
+def is_effect_stmt(s):
+    """``print(...)``/``assert`` statements normalization kept for their effect (a bare call
+    other than a list's append/pop)."""
+    if isinstance(s, gast.Assert):
+        return True
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and not (
+        isinstance(s.value.func, gast.Attribute) and s.value.func.attr in ("append", "pop"))
+
+
 def operands(op):
     """The atoms an op reads, in order (for calls: positional args, then keyword values)."""
     if isinstance(op, gast.BinOp):

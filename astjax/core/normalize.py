@@ -71,7 +71,7 @@ import numpy as np
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import assign, call, const, gast, name
 from astjax.core.form import BINOPS, CMPOPS, CoreFunction, Namer as _Namer, Program, bind, is_atom, prim_key
-from astjax.core.form import dotted_path, operands
+from astjax.core.form import dotted_path, is_effect_call, operands
 from astjax.errors import UnsupportedError
 from astjax.frontend.source import parse_function
 from astjax.core.calls import CallResolution
@@ -238,6 +238,12 @@ class _Normalizer(FlowLowering, CallResolution):
                 if isinstance(op, gast.Call) and prim_key(op, self.helpers) in ("list.pop",
                                                                                  "helper"):
                     self.emit(out, op, _hint_of_op(op))     # kept for its side effect
+                elif isinstance(op, gast.Call) and is_effect_call(op, self.helpers):
+                    # print(...), a logger, any call that is not a known pure primitive: run
+                    # for its effect, with the primal values, in every transform's primal sweep
+                    node = self.stmt(gast.Expr(value=op))
+                    node.effect = True
+                    out.append(node)
         elif isinstance(s, gast.If):
             test = self.test_atom(s.test, out)
             body = self.block(s.body) or [gast.Pass()]
@@ -255,7 +261,12 @@ class _Normalizer(FlowLowering, CallResolution):
         elif isinstance(s, gast.Pass):
             pass
         elif isinstance(s, gast.Assert):
-            pass                                # assertions are checks, not computation
+            # a check the user wrote: kept (with its message) in every transform's primal sweep
+            test = self.test_atom(s.test, out)
+            msg = self.atom(s.msg, out) if s.msg is not None else None
+            node = self.stmt(gast.Assert(test=test, msg=msg))
+            node.effect = True
+            out.append(node)
         else:
             what = {gast.Try: "try", gast.With: "with", gast.Raise: "raise",
                     gast.FunctionDef: "a nested def", gast.ClassDef: "class",
