@@ -290,24 +290,19 @@ cdef int64_t _astjax_overflow() except? -1 nogil:
     with gil:
         raise _AstjaxIntOverflow("Python int arithmetic left int64: rerun as Python")
 
-cdef inline int64_t _astjax_iadd(int64_t a, int64_t b) except? -1 nogil:
+'''
+
+# one overflow-checked function per operator, all of the same shape
+CHECKED_INT_PRELUDE += ''.join(f'''\
+cdef inline int64_t _astjax_i{op}(int64_t a, int64_t b) except? -1 nogil:
     cdef int64_t r
-    if astjax_add_ovf(a, b, &r):
+    if astjax_{op}_ovf(a, b, &r):
         return _astjax_overflow()
     return r
 
-cdef inline int64_t _astjax_isub(int64_t a, int64_t b) except? -1 nogil:
-    cdef int64_t r
-    if astjax_sub_ovf(a, b, &r):
-        return _astjax_overflow()
-    return r
+''' for op in ("add", "sub", "mul"))
 
-cdef inline int64_t _astjax_imul(int64_t a, int64_t b) except? -1 nogil:
-    cdef int64_t r
-    if astjax_mul_ovf(a, b, &r):
-        return _astjax_overflow()
-    return r
-
+CHECKED_INT_PRELUDE += '''\
 cdef inline int64_t _astjax_ipow(int64_t a, int64_t n) except? -1 nogil:
     cdef int64_t r = 1
     while n > 0:
