@@ -17,5 +17,5 @@ setup(
         "cython>=3.1",   # 3.1+: shared utility module, ~1 s builds instead of ~5 s
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
-    entry_points={"console_scripts": ["astjax=astjax.cli:main"]},
+    entry_points={"console_scripts": ["astjax=astjax.aot.cli:main"]},
 )

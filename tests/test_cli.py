@@ -467,7 +467,16 @@ def test_help_on_every_command(tmp_path):
     assert "required" in run(cwd=tmp_path, check=2).stderr
 
 
-def test_console_script_is_declared():
+def test_console_script_resolves_to_the_cli():
+    # The `astjax` command pip installs is setup.py's entry point: it must import and be
+    # the same main that `python -m astjax` runs (the layout move once left it dangling).
+    import importlib
+    import re
+
     setup = (ROOT / "setup.py").read_text()
-    assert '"astjax=astjax.cli:main"' in setup
+    (target,) = re.findall(r'"astjax=([\w.]+:\w+)"', setup)
+    module_name, func_name = target.split(":")
+    entry = getattr(importlib.import_module(module_name), func_name)
+    from astjax.aot.cli import main
+    assert entry is main
 
