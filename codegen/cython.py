@@ -65,6 +65,7 @@ class Note:
     stmt: object
     status: str            # "fused" | "C" | "NumPy" | "Python"
     detail: str = ""
+    refusal: Exception = None   # the AstjaxError this statement raises at these types
 
     @property
     def origin(self):
@@ -602,6 +603,12 @@ class FunctionEmitter:
             if status == "Python" and isinstance(target_t, Obj) and \
                     not isinstance(self.typing.op_type(s.value), Obj):
                 status, detail = "NumPy", f"Python value ({target} {target_t.reason})"
+            refusal = getattr(target_t, "refusal", None)
+            if refusal is not None:
+                status, detail = "Python", f"raises {type(refusal).__name__}: {refusal}"
+                if record:
+                    self.module.notes.append(Note(s, status, detail, refusal))
+                return
         if record:
             self.note(s, status, detail)
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from astjax.errors import AstjaxError
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import gast
 from astjax.core.normalize import dotted_path, prim_key
@@ -92,6 +93,9 @@ class Const:
 @dataclass(frozen=True)
 class Obj:
     reason: str = field(default="", compare=False)
+    # The AstjaxError a call raised on every dummy of its argument types (e.g. grad's
+    # "requires a scalar output" at an array signature): a refusal, not a typing gap.
+    refusal: Exception = field(default=None, compare=False)
 
     def __str__(self):
         return "object"
@@ -194,7 +198,7 @@ def _dummy(t, square=False):
 def evaluate(fn, arg_types, kw_types=None, label="call"):
     """The type of fn(*args) found by running fn on dummies of the argument types."""
     kw_types = kw_types or {}
-    problem = None
+    problem = refusals = None
     for square in (False, True):
         try:
             args = [_dummy(t, square) for t in arg_types]
@@ -206,8 +210,11 @@ def evaluate(fn, arg_types, kw_types=None, label="call"):
                 warnings.simplefilter("ignore")
                 return of_value(fn(*args, **kwargs))
         except Exception as exc:  # whatever NumPy says about these operand types
-            problem = f"{label}: {type(exc).__name__}: {exc}"
-    return Obj(problem)
+            problem = problem or f"{label}: {type(exc).__name__}: {exc}"
+            if isinstance(exc, AstjaxError):
+                refusals = (refusals or []) + [exc]
+    refusal = refusals[0] if refusals and len(refusals) == 2 else None
+    return Obj(problem, refusal)
 
 
 # ----------------------------------------------------------------------------- operators

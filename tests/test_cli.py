@@ -142,7 +142,8 @@ def test_build_writes_artifacts_beside_the_module(built):
     out = proc.stdout
     assert "found 3 jit function(s) in 1 module(s)" in out
     assert "not_declared declares no signatures" in out
-    assert re.search(r"\[\d/3\] (built|cached) +demo_pkg/kernels.py:selu\(float32\[::1\]\)", out)
+    assert re.search(r"\[\d/3\] (built|cached) +demo_pkg/kernels.py:selu\(float32\[::1\]\) "
+                     r"\(\d+\.\d s; \d+\.\d s elapsed\)", out)
     assert "built 3 of 3 extension(s)" in out
     folder = where / "demo_pkg" / "__astjax__"
     manifest = json.loads((folder / "demo_pkg.kernels.json").read_text())
@@ -368,6 +369,14 @@ def test_show_errors(built, tmp_path):
         (["show", "demo_pkg/kernels.py:not_declared", "--stage", "cython"], 2,
          "pass --signature"),
         (["show", "demo_pkg/kernels.py:plain", "--transform", "nope"], 2, "invalid choice"),
+        # a signature is checked even where it would not be used, and refused there
+        (["show", "demo_pkg/kernels.py:plain", "-s", "float33[::1]"], 2,
+         "unknown dtype 'float33' (did you mean 'float32' or 'float64'?)"),
+        (["show", "demo_pkg/kernels.py:plain", "-t", "grad", "-s", "float64[::1]"], 2,
+         "--signature picks the types jit compiles for"),
+        (["annotate", "demo_pkg/kernels.py:selu", "-s",
+          "(float64[::1], float, float, float)"], 2,
+         "has 4 types but selu takes 2 parameters (x, lmbda)"),
     ]
     for args, status, says in cases:
         proc = run(*args, cwd=where, check=status)
@@ -404,6 +413,20 @@ def test_annotate_writes_a_page(built, tmp_path):
     assert page.count('<tr class="c">') == 3               # rows classified by jit's notes
     default = run("annotate", "demo_pkg/kernels.py:selu", cwd=where, check=0)
     assert (where / "kernels.selu.html").exists() and "kernels.selu.html" in default.stdout
+
+
+def test_annotate_refuses_grad_of_an_array_function_once(built, tmp_path):
+    where, _ = built
+    out = tmp_path / "never.html"
+    proc = run("annotate", "demo_pkg/kernels.py:plain", "-t", "grad", "-s", "float64[::1]",
+               "-o", str(out), cwd=where, check=1)
+    assert proc.stderr.count("grad requires a scalar output") == 1, proc.stderr
+    assert proc.stderr.startswith("astjax: error: grad(plain) at (float64[::1]): ")
+    assert not out.exists() and "Traceback" not in proc.stderr
+    # the same function at a scalar signature has a scalar result: a page, exit 0
+    run("annotate", "demo_pkg/kernels.py:plain", "-t", "grad", "-s", "float64",
+        "-o", str(out), cwd=where, check=0)
+    assert out.exists()
 
 
 def test_annotate_missing_file(tmp_path):

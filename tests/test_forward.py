@@ -282,3 +282,27 @@ def test_jvp_checks_its_arguments():
         astjax.jvp(sum_logistic, np.ones(3), np.ones(3))
     with pytest.raises(TypeError):
         astjax.jvp(sum_logistic, (np.ones(3),), ())
+
+
+def test_primal_and_tangent_have_one_type():
+    # jvp's primal and tangent of one value share its type, as JAX's do: np.sin of a Python
+    # float is an np.float64, and so is its tangent (np.float64 is a float subclass, which
+    # once made the tangent a plain float); a Python float result keeps Python floats.
+    def wave(x):
+        return np.sin(x) * 2.0
+
+    def square(x):
+        return x * x
+
+    for fn, x, t in ((wave, 0.5, 1.0), (wave, np.float64(0.5), 1.0),
+                     (wave, np.float32(0.5), np.float32(1.0)), (square, 0.5, 1.0),
+                     (wave, np.array([0.5, 1.0]), np.array([1.0, 1.0]))):
+        y, ty = astjax.jvp(fn, (x,), (t,))
+        assert type(y) is type(ty), (fn.__name__, x, type(y), type(ty))
+        assert np.result_type(y) == np.result_type(ty)
+        x64, t64 = np.float64(x) if np.ndim(x) == 0 else x.astype(np.float64), np.float64(t)
+        slope = (fn(x64 + 1e-6 * t64) - fn(x64 - 1e-6 * t64)) / 2e-6
+        np.testing.assert_allclose(ty, slope, rtol=1e-6 if np.result_type(x) == np.float32
+                                   else 1e-8)
+    assert type(astjax.grad(wave)(np.float64(0.5))) is np.float64
+    assert type(astjax.grad(wave)(0.5)) is float

@@ -42,6 +42,7 @@ class Page:
     blocks: list                 # Blocks of generated lines, by user line
     scores: dict                 # pyx line -> Python C-API score
     statuses: dict               # user line -> (jit status, details)
+    c_code: dict = field(default_factory=dict)   # pyx line -> the C Cython made of it
 
 
 def blocks_of(pyx_source, scores, user_file=None):
@@ -84,8 +85,9 @@ def _user_origin(filename, line):
     return None
 
 
-def cython_scores(pyx_source, directives=None):
-    """{pyx line number: Python C-API score} from Cython's own annotation (no C compiler)."""
+def cython_annotation(pyx_source, directives=None):
+    """``({pyx line: Python C-API score}, {pyx line: its C})`` from Cython's own annotation
+    (``cython -a``; no C compiler).  Both are empty when Cython cannot translate the module."""
     from Cython.Compiler.Main import CompilationOptions, compile_single, default_options
 
     from codegen.build import _cython_lock
@@ -100,16 +102,26 @@ def cython_scores(pyx_source, directives=None):
             try:
                 compile_single(str(pyx), options, full_module_name="annotated")
             except Exception:       # noqa: BLE001  a page without scores beats no page
-                return {}
+                return {}, {}
         report = Path(tmp, "annotated.html")
         if not report.exists():
-            return {}
+            return {}, {}
         text = report.read_text(encoding="utf-8")
-    scores = {}
-    for m in re.finditer(r'<pre class="cython line score-(\d+)"[^>]*>.*?<span class="">(\d+)'
-                         r'</span>', text):
-        scores[int(m.group(2))] = int(m.group(1))
-    return scores
+    scores, c_code = {}, {}
+    for m in _CYTHON_LINE.finditer(text):
+        number = int(m.group("line"))
+        scores[number] = int(m.group("score"))
+        code = html.unescape(re.sub(r"<[^>]+>", "", m.group("c") or "")).strip("\n")
+        if code.strip():
+            c_code[number] = code
+    return scores, c_code
+
+
+# One line of `cython -a`'s report: the line (its score, its number), then its C, if any.
+_CYTHON_LINE = re.compile(
+    r'<pre class="cython line score-(?P<score>\d+)"[^>]*>.*?<span class="">(?P<line>\d+)'
+    r'</span>.*?</pre>(?:\s*<pre class=\'cython code score-\d+ ?\'>(?P<c>.*?)</pre>)?',
+    re.S)
 
 
 def _colour(score):
@@ -152,10 +164,11 @@ def page(fn, pyx_source, notes=(), title=None, directives=None):
         user_file = inspect.getsourcefile(plain)
     except (OSError, TypeError):
         user_lines, start, user_file = [], 0, None
-    scores = cython_scores(pyx_source, directives)
+    scores, c_code = cython_annotation(pyx_source, directives)
     blocks = blocks_of(pyx_source, scores, user_file)
     by_user = {b.user_line: b for b in blocks if b.user_line is not None}
     statuses = line_status(notes)
+    looped = loop_lines(pyx_source)
     rows, counts = [], dict.fromkeys(STATUS, 0)
     for offset, text in enumerate(user_lines):
         number = start + offset
@@ -163,9 +176,9 @@ def page(fn, pyx_source, notes=(), title=None, directives=None):
         status, details = statuses.get(number, (None, []))
         if status is not None:
             counts[status] += 1
-        rows.append(_row(number, text.rstrip("\n"), block, status, details))
+        rows.append(_row(number, text.rstrip("\n"), block, status, details, c_code, looped))
     shown = range(start, start + len(user_lines))
-    setup_rows = "".join(_code_lines(b.lines) for b in blocks
+    setup_rows = "".join(_code_lines(b.lines, c_code) for b in blocks
                          if b.user_line is None or b.user_line not in shown)
     name = title or getattr(plain, "__qualname__", "function")
     summary = (f"{sum(counts.values())} line(s): {counts['C'] + counts['fused']} in C "
@@ -177,45 +190,114 @@ def page(fn, pyx_source, notes=(), title=None, directives=None):
         title=html.escape(f"astjax annotate: {name}"), name=html.escape(name),
         file=html.escape(f"{user_file}:{start}" if user_file else "(source unavailable)"),
         summary=html.escape(summary), rows="".join(rows), setup=setup_rows)
-    return Page(body, summary, blocks, scores, statuses)
+    return Page(body, summary, blocks, scores, statuses, c_code)
 
 
-def _code_lines(lines):
-    return "".join(
-        f'<div class="gen" style="background:{_colour(score)}" title="Python C-API score '
-        f'{score}"><span class="no">{number:4d}</span> {highlight(text)}</div>'
-        for number, text, score in lines)
+def loop_lines(pyx_source):
+    """The numbers of the generated lines that run inside a loop (once per iteration)."""
+    inside, open_loops = set(), []            # indents of the loops around this line
+    for number, text in enumerate(pyx_source.splitlines(), 1):
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        indent = len(text) - len(text.lstrip())
+        while open_loops and indent <= open_loops[-1]:
+            open_loops.pop()
+        if open_loops:
+            inside.add(number)
+        if _LOOP.match(text):
+            open_loops.append(indent)
+    return inside
 
 
-def _row(number, text, block, status, details):
-    score = block.score if block else 0
+def per_call_setup(lines, looped):
+    """The positions in ``lines`` (a block's (number, text, score)) that are per-call setup:
+    lines that go through the Python C-API (score > 0) outside every loop (``looped``: the
+    line numbers inside one), such as the allocation of a result and the binding of its
+    typed view.  They run once per call, not once per element, so a line jit made C is not
+    shaded by them."""
+    return {k for k, (number, text, score) in enumerate(lines)
+            if score > 0 and number not in looped}
+
+
+_LOOP = re.compile(r"\s*(for|while)\b")
+_C_API = re.compile(r"\b(__Pyx_\w+|Py[A-Z]\w*)\b")
+
+
+ONCE = "#f3f3f3"      # the shade of a line whose Python C-API calls run once per call
+
+
+def _code_lines(lines, c_code, once=()):
+    """Generated lines, each a <details> that opens on its C (as ``cython -a``'s '+');
+    lines in ``once`` (numbers) are shaded as per-call setup, not by their score."""
+    out = []
+    for number, text, score in lines:
+        label = (f'<span class="no">{number:4d}</span> {highlight(text)}')
+        c = c_code.get(number)
+        if number in once:
+            score = 0
+            label += ' <span class="once">(Python C-API once per call)</span>'
+        colour = ONCE if number in once else _colour(score)
+        if c is None:
+            out.append(f'<div class="gen" style="background:{colour}" '
+                       f'title="Python C-API score {score}">{label}</div>')
+            continue
+        c_html = _C_API.sub(r'<span class="api">\1</span>', html.escape(c))
+        out.append(f'<details class="gen" style="background:{colour}" '
+                   f'title="Python C-API score {score}; click for its C">'
+                   f'<summary>{label}</summary><pre class="c">{c_html}</pre></details>')
+    return "".join(out)
+
+
+def _row(number, text, block, status, details, c_code, looped):
+    lines = block.lines if block else []
+    setup = per_call_setup(lines, looped) if status in ("C", "fused") else set()
+    headers = {k for k in setup if _LOOP.match(lines[k][1])}    # shown in place, grey
+    setup -= headers
+    work = [line for k, line in enumerate(lines) if k not in setup]
+    score = sum(s for k, (_, _, s) in enumerate(lines) if k not in setup | headers)
     if status is None:                       # no statement of jit's: the def line, blanks
         word, colour, state = "", _colour(score) if block else "#ffffff", "none"
     else:
         (word, colour), state = STATUS[status], status.lower()
     note = f'<div class="why">{html.escape(word)}' + \
         (f": {html.escape('; '.join(details))}" if details else "") + "</div>" if word else ""
+    code = _code_lines(work, c_code, once={lines[k][0] for k in headers})
+    if setup:
+        kept = [line for k, line in enumerate(lines) if k in setup]
+        code = (f'<details class="setup"><summary>{len(kept)} line(s) of per-call setup '
+                f'(allocation, typed views): Python C-API once per call, not per '
+                f'element</summary>{_code_lines(kept, c_code)}</details>') + code
     return (f'<tr class="{state}"><td class="user" style="background:{colour}" '
             f'title="{html.escape(word or "no code")}, Python C-API score {score}">'
             f'<span class="no">{number}</span> <code>{highlight(text)}</code>{note}</td>'
-            f'<td class="code">{_code_lines(block.lines if block else [])}</td></tr>\n')
+            f'<td class="code">{code}</td></tr>\n')
 
 
 _TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; }}
-table {{ border-collapse: collapse; width: 100%; }}
+table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
 td {{ vertical-align: top; border-top: 1px solid #ddd; padding: 2px 6px; }}
-td.user {{ width: 45%; white-space: pre; font-family: monospace; }}
-td.code {{ font-family: monospace; white-space: pre; font-size: 90%; color: #333; }}
+td.user {{ width: 40%; }}
+td.user code, td.code, .gen, pre.c {{ font-family: monospace; white-space: pre-wrap;
+  overflow-wrap: anywhere; }}
+td.code {{ font-size: 90%; color: #333; }}
 .gen {{ padding: 0 2px; }}
+details.gen > summary {{ cursor: pointer; list-style-position: inside; }}
+pre.c {{ margin: 2px 0 4px 2em; padding: 4px; background: #f6f6f6; color: #222;
+  border-left: 3px solid #ccc; font-size: 90%; }}
+pre.c .api {{ color: #b00; }}
+.once {{ color: #888; font-size: 85%; font-family: sans-serif; }}
+details.setup {{ color: #777; background: #f3f3f3; font-size: 90%; }}
+details.setup .gen {{ background: #f3f3f3 !important; }}
 .no {{ color: #999; user-select: none; }}
 .why {{ font-family: sans-serif; font-size: 85%; color: #a33; white-space: normal; }}
-.k {{ color: #0033b3; font-weight: bold; }} .t {{ color: #00828c; }} .s {{ color: #067d17; }}
-.n {{ color: #1750eb; }} .c {{ color: #8c8c8c; font-style: italic; }} .f {{ color: #00627a; }}
+span.k {{ color: #0033b3; font-weight: bold; }} span.t {{ color: #00828c; }}
+span.s {{ color: #067d17; }} span.n {{ color: #1750eb; }}
+span.c {{ color: #8c8c8c; font-style: italic; }} span.f {{ color: #00627a; }}
 .legend span {{ padding: 1px 8px; border: 1px solid #ccc; margin-right: 6px; }}
-details {{ margin-top: 1.5em; }}
+details.module {{ margin-top: 1.5em; }}
 </style></head>
 <body>
 <h1>{name}</h1>
@@ -225,11 +307,13 @@ details {{ margin-top: 1.5em; }}
 <span style="background:#ffc89a">Python fallback</span> (what jit made of them, as
 <code>astjax.explain</code> says). Generated lines: shaded as in <code>cython -a</code>,
 <span style="background:#ffffff">white</span> pure C,
-<span style="background:#ffff7f">yellow</span> by the number of Python C-API calls in its C.</p>
+<span style="background:#ffff7f">yellow</span> by the number of Python C-API calls in its C;
+click a line to see its C. A C line's per-call setup (allocating its result, binding typed
+views) is folded away in grey: it runs once per call, not per element.</p>
 <table>
 <tr><th>your code</th><th>generated Cython</th></tr>
 {rows}</table>
-<details><summary>module setup and function headers</summary>
+<details class="module"><summary>module setup and function headers</summary>
 <div class="code">{setup}</div></details>
 </body></html>
 """

@@ -168,6 +168,7 @@ def _build_jobs(todo, jobs, say):
             job.error, job.log_path = _failure(job, exc)
         say(f"FAIL  Cython's shared utility module (needed by every extension)")
         return
+    started = time.perf_counter()
     counter = iter(range(1, len(todo) + 1))
     counter_lock = threading.Lock()
 
@@ -183,8 +184,10 @@ def _build_jobs(todo, jobs, say):
         job.seconds = time.perf_counter() - t0
         with counter_lock:
             n = next(counter)
+            elapsed = time.perf_counter() - started
         state = "FAILED" if job.error else "cached" if before else "built"
-        say(f"[{n}/{len(todo)}] {state:<6} {job.label} ({job.seconds:.1f} s)")
+        say(f"[{n}/{len(todo)}] {state:<6} {job.label} ({job.seconds:.1f} s; "
+            f"{elapsed:.1f} s elapsed)")
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(run, todo))

@@ -175,6 +175,10 @@ def lowered_for(obj, transform=None, argnums=None, signature=None):
     target = obj if transform in (None, "jit") else \
         transformed(obj, transform, argnums, sig.text)
     lowered, _, flags = lowering.lower(target, sig)
+    refusal = next((n.refusal for n in lowered.notes if n.refusal is not None), None)
+    if refusal is not None:         # e.g. grad of a function whose result is an array
+        where = getattr(inspect.unwrap(obj), "__qualname__", "the function")
+        raise CliError(f"{transform or 'jit'}({where}) at {sig.text}: {refusal}")
     return lowered, flags
 
 
@@ -188,6 +192,15 @@ def _human_bytes(n):
 # ----------------------------------------------------------------------------- commands
 
 def cmd_show(args):
+    if args.signature:
+        from astjax.aot.signatures import parse_signature
+        parse_signature(args.signature)           # a bad one is a usage error (exit 2)
+        stage = args.stage or ("cython" if args.transform == "jit" else "python")
+        if stage != "cython" and args.transform != "vjp":
+            raise CliError("--signature picks the types jit compiles for: it applies to "
+                           "--stage cython (or --transform jit) and --transform vjp, "
+                           f"not to the {stage} source of "
+                           f"{args.transform or 'the function'}", EXIT_USAGE)
     obj = load_target(args.target)
     axes = args.in_axes if args.transform == "vmap" else args.argnums
     text = generated_source(obj, args.transform, args.stage, axes, args.signature)

@@ -7,7 +7,8 @@ This sits above the compiler (it makes JitFunctions); the compiler itself only a
 import inspect
 
 from astjax import compiler
-from astjax.aot.signatures import declared_signatures, parse_signature, to_types
+from astjax.aot.signatures import (SignatureError, declared_signatures, parse_signature,
+                                   to_types)
 from astjax.errors import AstjaxError
 
 
@@ -28,13 +29,19 @@ def full_types(jitted, signature):
     """codegen types of every parameter: the signature's, then the defaults' (as a call
     with only the declared arguments binds them)."""
     from codegen.types import of_value
+    signature = parse_signature(signature)
+    params = list(jitted._signature.parameters)
+    if len(signature) > len(params):
+        raise SignatureError(f"signature {signature.text} has {len(signature)} types but "
+                             f"{jitted.__name__} takes {len(params)} parameters "
+                             f"({', '.join(params)})")
     types = list(to_types(signature))
     if jitted.static_argnums:
         raise AstjaxError(f"{jitted.__name__} has static_argnums: ahead-of-time builds need "
                           f"every argument typed, not valued")
     defaults = jitted._defaults[len(types):]
     if any(d is inspect.Parameter.empty for d in defaults):
-        raise AstjaxError(f"signature {parse_signature(signature).text} does not cover every "
+        raise AstjaxError(f"signature {signature.text} does not cover every "
                           f"parameter of {jitted.__name__} without a default")
     return types + [of_value(d) for d in defaults]
 

@@ -87,8 +87,8 @@ def finalize(d, x):
         from astjax.core.pytrees import flatten, flatten_like, unflatten
         xs, tree = flatten(x)
         return unflatten(tree, [finalize(di, xi) for di, xi in zip(flatten_like(d, tree), xs)])
-    if isinstance(x, (float, int)) and not isinstance(x, bool):
-        return float(np.sum(d)) if np.ndim(d) else float(d)
+    if isinstance(x, (float, int)) and not isinstance(x, (bool, np.generic)):
+        return float(np.sum(d)) if np.ndim(d) else float(d)   # (np.float64 is a float too)
     d = np.asarray(d)
     shape = np.shape(x)
     dtype = np.result_type(x)
