@@ -7,6 +7,8 @@ from astjax.errors import AstjaxError, DifferentiationError, NoRuleError, Source
 from astjax.autodiff.custom import custom_jvp, custom_vjp
 from astjax.autodiff.jacobians import hessian, jacfwd, jacrev, jvp
 from astjax.batching import vmap
+from astjax import lax  # noqa: F401  (psum, pmean, ...: collectives by axis name)
+from astjax.parallel import device_count, devices, pmap
 
 
 def __getattr__(name):
@@ -23,5 +25,5 @@ def __getattr__(name):
 from astjax.version import __version__  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "custom_jvp",
-           "custom_vjp", "jit", "explain", "source", "AstjaxError", "SourceError", "UnsupportedError",
+           "custom_vjp", "jit", "pmap", "devices", "device_count", "lax", "explain", "source", "AstjaxError", "SourceError", "UnsupportedError",
            "NoRuleError", "DifferentiationError"]
