@@ -97,11 +97,18 @@ def shutdown():
 
 def devices(client=None):
     """The workers of the cluster as pmap devices, ordered by worker name."""
-    client = get_client(client)
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    workers = worker_info(get_client(client))
     ordered = sorted(workers.items(), key=lambda kv: _name_key(kv[1].get("name", kv[0])))
     return [Device(i, str(info.get("name", addr)), addr)
             for i, (addr, info) in enumerate(ordered)]
+
+
+def worker_info(client):
+    """address -> info of every worker now, asked of the scheduler (``scheduler_info()``
+    returns a cache that the client's periodic refresh may have emptied of workers)."""
+    if client.asynchronous:
+        raise AstjaxError("pmap needs a synchronous dask.distributed Client")
+    return client.sync(client.scheduler.identity, n_workers=-1)["workers"]
 
 
 def device_count(client=None):

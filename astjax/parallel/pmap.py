@@ -63,6 +63,7 @@ class Pmapped:
         self.__doc__ = getattr(fun, "__doc__", None)
         self._staged = None
         self._program = {}           # id(client) -> (client, future of the pickled program)
+        self._shipped = set()        # jit signatures whose extension the program carries
         _check_axes(in_axes, "in_axes")
         _check_axes(out_axes, "out_axes")
 
@@ -85,10 +86,9 @@ class Pmapped:
         hit = self._program.get(id(client))
         if hit is not None and hit[0] is client and hit[1].status == "finished":
             return hit[1]
-        import cloudpickle
         _by_value(self.fun)
         key = f"astjax-program-{self.__name__}-{uuid.uuid4().hex}"
-        blob = (key, cloudpickle.dumps(self.staged))
+        blob = (key, dumps(self.staged))
         future = client.scatter([blob], broadcast=True, hash=False)[0]
         self._program[id(client)] = (client, future)
         return future
@@ -99,6 +99,7 @@ class Pmapped:
         for attempt in range(RETRIES + 1):
             devs = self._current_devices(client)
             shards = self._shards(args, len(devs))
+            self._ship_jit(shards[0])
             try:
                 return self._run(client, devs, shards)
             except _WorkerLost as lost:
@@ -107,6 +108,20 @@ class Pmapped:
                         f"{self.__name__}: worker {lost.address} left during the call, "
                         f"{RETRIES + 1} times; giving up") from None
                 _wait_for(client, len(devs), lost.address)
+
+    def _ship_jit(self, args):
+        """pmap(jit(f)): build f's extension here for a shard's signature, once, and put it
+        in the program the workers get (ship.py)."""
+        from astjax.compiler import JitFunction
+        if not isinstance(self.fun, JitFunction):
+            return
+        key = self.fun._key(args)
+        if key in self._shipped:
+            return
+        from astjax.parallel import ship
+        self.staged.artifacts.update(ship.build_here(self.fun, args))
+        self._shipped.add(key)
+        self._program.clear()                   # scatter the program again, with them
 
     def _current_devices(self, client):
         now = cluster.devices(client)
@@ -202,6 +217,9 @@ def run_stage(program, k, index, previous, reduced, args):
         import cloudpickle  # noqa: F401  (what pickled it)
         staged = pickle.loads(blob)
         _install_sources(staged.files)
+        if staged.artifacts:
+            from astjax.parallel import ship
+            ship.install(staged.artifacts)
         _PROGRAMS.clear()    # one program at a time keeps memory flat on long-lived workers
         _PROGRAMS[key] = staged
     if k == 0:
@@ -240,7 +258,7 @@ def _gather(client, futures, addrs):
                 wait(futures, timeout=0.5)
             break
         except TimeoutError:
-            alive = set(client.scheduler_info(n_workers=-1)["workers"])
+            alive = set(cluster.worker_info(client))
             gone = [a for a in addrs if a not in alive]
             if gone:
                 for f in futures:
@@ -260,12 +278,34 @@ def _wait_for(client, n, address):
     """Until the cluster has ``n`` workers again (a nanny restarting a killed one)."""
     deadline = time.monotonic() + REJOIN_TIMEOUT
     while time.monotonic() < deadline:
-        workers = client.scheduler_info(n_workers=-1)["workers"]
+        workers = cluster.worker_info(client)
         if len(workers) >= n and address not in workers:
             return
         time.sleep(0.2)
     raise AstjaxError(f"pmap: worker {address} left and the cluster did not get back to {n} "
                       f"workers within {REJOIN_TIMEOUT:.0f} s")
+
+
+def dumps(obj):
+    """cloudpickle, except that code objects keep their file name (cloudpickle writes
+    '<dynamic-code>'): a worker must find the source of the user's functions to transform
+    them (``grad`` inside a pmapped function), in the file or in the lines shipped along."""
+    import collections
+    import io
+    import types
+    import cloudpickle
+    from cloudpickle import cloudpickle as impl
+
+    def code_reduce(code):
+        ctor, args = impl._code_reduce(code)
+        return ctor, tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
+
+    class Pickler(cloudpickle.Pickler):
+        dispatch_table = collections.ChainMap({types.CodeType: code_reduce},
+                                              cloudpickle.Pickler.dispatch_table)
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
 
 
 def _by_value(fun):

@@ -71,6 +71,7 @@ class Staged:
         self.cuts = cuts
         self.source = source
         self.files = files           # filename -> lines, shipped to workers for linecache
+        self.artifacts = {}          # jit cache entries shipped to workers (ship.py)
 
 
 def whole(fn):
@@ -78,7 +79,9 @@ def whole(fn):
     def stage0(index, *args):
         return fn(*args)
     name = getattr(fn, "__name__", "f")
-    return Staged(name, [stage0], [], f"# {name}: called whole on each worker\n", {})
+    inner = getattr(fn, "__astjax_function__", fn)
+    files = _files(inner, _namespace(inner)) if inspect.isfunction(inner) else {}
+    return Staged(name, [stage0], [], f"# {name}: called whole on each worker\n", files)
 
 
 def cut(fn, axis_name):
@@ -88,10 +91,16 @@ def cut(fn, axis_name):
         filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
     except (OSError, TypeError):
         return whole(fn)
-    tree = ast.parse(textwrap.dedent("".join(lines)))
-    fdef = tree.body[0] if tree.body else None
-    if not isinstance(fdef, ast.FunctionDef):      # a lambda: nothing to cut
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except SyntaxError:                            # a lambda inside a larger expression
         return whole(fn)
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef):
+        fdef = _lambda_def(tree, fn)
+        if fdef is None:
+            return whole(fn)
+        tree.body = [fdef]
     ast.increment_lineno(tree, start - 1)
     fdef.decorator_list = []
     env = _namespace(fn)
@@ -130,6 +139,22 @@ def cut(fn, axis_name):
     funcs = [env[f"{fdef.name}__stage{k}"] for k in range(len(stages))]
     files = _files(fn, env)
     return Staged(fdef.name, funcs, cuts, ast.unparse(module), files)
+
+
+def _lambda_def(tree, fn):
+    """``lambda v: e`` (the one lambda on its lines with fn's parameters) as a def."""
+    code = getattr(fn, "__code__", None)
+    if code is None or fn.__name__ != "<lambda>":
+        return None
+    want = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
+             and [a.arg for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs] == want]
+    if len(found) != 1:
+        return None
+    lam = found[0]
+    return ast.copy_location(ast.FunctionDef(
+        name="lambda_", args=lam.args, body=[ast.copy_location(ast.Return(value=lam.body), lam)],
+        decorator_list=[], returns=None, type_comment=None), lam)
 
 
 # ---- finding collectives -----------------------------------------------------------------
