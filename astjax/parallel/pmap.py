@@ -64,6 +64,7 @@ class Pmapped:
         self._staged = None
         self._program = {}           # id(client) -> (client, future of the pickled program)
         self._shipped = set()        # jit signatures whose extension the program carries
+        self._devs = {}              # id(client) -> (client, devices): refreshed when one is lost
         _check_axes(in_axes, "in_axes")
         _check_axes(out_axes, "out_axes")
 
@@ -97,12 +98,16 @@ class Pmapped:
     def __call__(self, *args):
         client = cluster.get_client(self.client)
         for attempt in range(RETRIES + 1):
-            devs = self._current_devices(client)
+            devs = self._devs.get(id(client))
+            if devs is None or devs[0] is not client:
+                devs = self._devs[id(client)] = (client, self._current_devices(client))
+            devs = devs[1]
             shards = self._shards(args, len(devs))
             self._ship_jit(shards[0])
             try:
                 return self._run(client, devs, shards)
             except _WorkerLost as lost:
+                self._devs.clear()                   # ask the scheduler again
                 if attempt == RETRIES:
                     raise AstjaxError(
                         f"{self.__name__}: worker {lost.address} left during the call, "
@@ -245,18 +250,19 @@ class _WorkerLost(Exception):
 
 
 def _gather(client, futures, addrs):
-    """The results of ``futures``; _WorkerLost when a pinned worker leaves meanwhile."""
-    from distributed import wait
+    """The results of ``futures``; _WorkerLost when a pinned worker leaves meanwhile (its
+    tasks could never run: they are pinned to its address).  The gather runs in a thread so
+    that this one can watch the workers every half second without a second round trip."""
+    from concurrent.futures import CancelledError
     from distributed.client import FutureCancelledError
     try:
         from distributed.scheduler import KilledWorker
     except ImportError:                              # pragma: no cover
         KilledWorker = ()
+    job = _pool().submit(client.gather, futures)
     while True:
         try:
-            with client.as_current():
-                wait(futures, timeout=0.5)
-            break
+            return job.result(timeout=0.5)
         except TimeoutError:
             alive = set(cluster.worker_info(client))
             gone = [a for a in addrs if a not in alive]
@@ -264,14 +270,22 @@ def _gather(client, futures, addrs):
                 for f in futures:
                     f.cancel()
                 raise _WorkerLost(gone[0]) from None
-    try:
-        return client.gather(futures)
-    except (KilledWorker, FutureCancelledError) as exc:
-        raise _WorkerLost(getattr(exc, "last_worker", None) or str(exc)) from None
-    except Exception as exc:
-        if type(exc).__name__ in ("CommClosedError", "StreamClosedError"):
-            raise _WorkerLost(str(exc)) from None
-        raise
+        except (KilledWorker, FutureCancelledError, CancelledError) as exc:
+            raise _WorkerLost(getattr(exc, "last_worker", None) or str(exc)) from None
+        except Exception as exc:
+            if type(exc).__name__ in ("CommClosedError", "StreamClosedError"):
+                raise _WorkerLost(str(exc)) from None
+            raise
+
+
+_POOL = []
+
+
+def _pool():
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="astjax-pmap"))
+    return _POOL[0]
 
 
 def _wait_for(client, n, address):
@@ -345,16 +359,23 @@ def _param_names(fun, n):
     return [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
 
 
+_PLAIN = (int, float, complex, bool, str, bytes, type(None), np.generic)
+
+
 def _check_picklable(value, name, i, label):
+    """A clear error naming the argument, before Dask fails to serialize it."""
     import cloudpickle
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        return
-    try:
-        cloudpickle.dumps(value)
-    except Exception as exc:
-        raise AstjaxError(f"{label}: argument {i} ({name!r}, a {type(value).__name__}) cannot "
-                          f"be sent to the workers: it does not pickle ({type(exc).__name__}: "
-                          f"{exc})") from None
+    for leaf, where in _leaves(value):
+        if isinstance(leaf, _PLAIN) or isinstance(leaf, np.ndarray) and leaf.dtype != object:
+            continue
+        try:
+            cloudpickle.dumps(leaf)
+        except Exception as exc:
+            item = f" item {where}" if where else ""
+            raise AstjaxError(
+                f"{label}: argument {i} ({name!r}{item}, a {type(leaf).__name__}) cannot be "
+                f"sent to the workers: it does not pickle ({type(exc).__name__}: {exc})") \
+                from None
 
 
 def _leaves(value, where=""):
