@@ -3,8 +3,8 @@
 Every shard runs stage 0 on its worker; the client gathers the operands of the first
 collectives, reduces them (``astjax.lax.reduce_shards``) and passes the result to stage 1 on
 every worker, and so on.  Locals that live across a cut stay on the worker (stage k returns
-them, stage k+1 reads them from that Dask future); ``axis_index`` is the shard's index,
-passed to every stage.
+them, the worker keeps them for stage k+1: driver.run_stage); ``axis_index`` is the shard's
+index, passed to every stage.
 
 Before (``pmap(step, axis_name="i")``)::
 

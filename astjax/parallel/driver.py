@@ -5,20 +5,21 @@
 
 A call: the mapped function is cut into stages at its collectives (stages.py, once per
 pmap); the program (the stages, pickled by value with the source lines of the user's
-files) is scattered to every worker once; each shard's arguments are sent to its own
-worker and every stage runs as one Dask task per shard, pinned to that worker
-(``workers=[address]``, ``allow_other_workers=False``, ``pure=False``).  Between stages
-the client gathers only the collective's operands, reduces them and sends the result to
-every shard's next stage; the carried locals stay on the workers as Dask futures.  The
-last stage's results are gathered and stacked along ``out_axes``.
+files) is scattered to every worker once (a worker that joins later fetches it from a
+peer); each shard's arguments are sent to its own worker and every stage runs as one Dask
+task per shard, pinned to that worker (``workers=[address]``, ``allow_other_workers=False``,
+``pure=False``).  A stage's task returns only the collectives' operands: the client gathers
+them, reduces them and sends the result to every shard's next stage, while the locals
+carried across the cut stay in the worker process.  The last stage's results are gathered
+and stacked along ``out_axes``.
 
 When a worker leaves during a call (killed, or lost), its shard's tasks cannot run: the
 call waits for the cluster to have as many workers again (a LocalCluster's nanny restarts
 a killed worker under the same name) and reruns the whole call on the current devices,
 at most ``RETRIES`` times, then raises ``AstjaxError``.
 """
+import collections
 import numbers
-import operator
 import pickle
 import time
 import uuid
@@ -185,22 +186,20 @@ class Pmapped:
             if _nbytes(shard) >= SCATTER_BYTES:
                 shard = client.scatter([shard], workers=[addrs[j]], hash=False)[0]
             inputs.append(shard)
-        current = [client.submit(run_stage, program, 0, j, None, None, inputs[j],
+        last = len(staged.cuts)
+        current = [client.submit(run_stage, program, 0, last, j, tag, None, inputs[j],
                                  key=f"{self.__name__}-{tag}-s0-{j}", workers=[addrs[j]], **pin)
                    for j in range(len(devs))]
         for k, kinds in enumerate(staged.cuts):
-            operands = [client.submit(operator.getitem, f, 1, workers=[addrs[j]],
-                                      key=f"{self.__name__}-{tag}-o{k}-{j}", **pin)
-                        for j, f in enumerate(current)]
-            values = _gather(client, operands, addrs)
+            values = _gather(client, current, addrs)
             reduced = tuple(reduce_shards(kind, [v[c] for v in values])
                             for c, kind in enumerate(kinds))
             if _nbytes(reduced) >= SCATTER_BYTES:
                 reduced = client.scatter([reduced], broadcast=True, hash=False)[0]
-            current = [client.submit(run_stage, program, k + 1, j, f, reduced, None,
+            current = [client.submit(run_stage, program, k + 1, last, j, tag, reduced, None,
                                      key=f"{self.__name__}-{tag}-s{k + 1}-{j}",
                                      workers=[addrs[j]], **pin)
-                       for j, f in enumerate(current)]
+                       for j in range(len(devs))]
         outs = _gather(client, current, addrs)
         return _stack(outs, self.out_axes, self.__name__)
 
@@ -210,12 +209,16 @@ class Pmapped:
 
 # ---- on the worker ---------------------------------------------------------------------
 
-_PROGRAMS = {}                 # key -> Staged, per worker process
+_PROGRAMS = collections.OrderedDict()   # key -> Staged, per worker process (the last 16)
+_CARRIED = collections.OrderedDict()    # (call, shard) -> locals carried to the next stage
 
 
-def run_stage(program, k, index, previous, reduced, args):
-    """Stage ``k`` of shard ``index``: ``args`` for stage 0, else the carried locals of the
-    previous stage and the reduced collectives."""
+def run_stage(program, k, last, index, call, reduced, args):
+    """Stage ``k`` (of ``0..last``) of shard ``index`` of one call: its arguments for stage
+    0, else the reduced collectives.  The locals a stage carries to the next stay in this
+    worker process (``_CARRIED``); the task's result is only the collectives' operands (or
+    the shard's result, at the last stage), so one task per shard and stage is all it takes.
+    A worker that restarts loses them, and the client reruns the call (see _gather)."""
     key, blob = program
     staged = _PROGRAMS.get(key)
     if staged is None:
@@ -225,11 +228,20 @@ def run_stage(program, k, index, previous, reduced, args):
         if staged.artifacts:
             from astjax.parallel import ship
             ship.install(staged.artifacts)
-        _PROGRAMS.clear()    # one program at a time keeps memory flat on long-lived workers
         _PROGRAMS[key] = staged
+        while len(_PROGRAMS) > 16:
+            _PROGRAMS.popitem(last=False)
     if k == 0:
-        return staged.stages[0](index, *args)
-    return staged.stages[k](index, previous[0], reduced)
+        out = staged.stages[0](index, *args)
+    else:
+        out = staged.stages[k](index, _CARRIED.pop((call, index)), reduced)
+    if k == last:
+        return out
+    carried, operands = out
+    _CARRIED[(call, index)] = carried
+    while len(_CARRIED) > 64:                # calls that failed half-way leave theirs
+        _CARRIED.popitem(last=False)
+    return operands
 
 
 def _install_sources(files):
