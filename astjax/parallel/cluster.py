@@ -6,9 +6,9 @@
 Where they come from, first match wins:
 1. ``client=`` given to ``pmap``/``devices`` (a ``dask.distributed.Client``);
 2. ``ASTJAX_SCHEDULER=tcp://host:8786``: a client of that scheduler (a real cluster);
-3. an embedded ``LocalCluster`` of worker processes (one thread each; Dask's nanny limits
-   BLAS/OpenMP to one thread), started lazily on first use and closed at exit.  It has
-   ``ASTJAX_NUM_DEVICES`` workers, else one per CPU this process may use, at least 2.
+3. an embedded ``LocalCluster`` of worker processes (one thread each, BLAS/OpenMP limited
+   to one thread; see EMBEDDED_CONFIG), started lazily on first use and closed at exit.
+   It has ``ASTJAX_NUM_DEVICES`` workers, else one per CPU this process may use, at least 2.
 
 Scripts that start the embedded cluster need ``if __name__ == "__main__":`` (its workers
 are spawned processes that import the main module).
@@ -23,6 +23,16 @@ from astjax.errors import AstjaxError
 _LOCK = threading.Lock()
 _STATE = {"client": None, "cluster": None}
 INSTALL = "pmap needs Dask's distributed scheduler: pip install astjax[dask]"
+
+# The embedded cluster's workers run NumPy code: one BLAS/OpenMP thread each (as Dask's
+# default), but without Dask's MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive mmap
+# threshold so that every large temporary array is a fresh mmap with page faults (2-4x
+# slower elementwise code on this machine), and without the statistical profiler thread.
+EMBEDDED_CONFIG = {
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1,
+                                            "OPENBLAS_NUM_THREADS": 1},
+    "distributed.worker.profile.enabled": False,
+}
 
 
 @dataclass(frozen=True)
@@ -74,10 +84,11 @@ def get_client(client=None):
         if address:
             _STATE["client"] = distributed.Client(address, set_as_default=False)
         else:
-            # Dask's nanny sets OMP/MKL/OPENBLAS_NUM_THREADS=1 before it spawns a worker
-            cluster = distributed.LocalCluster(
-                n_workers=default_workers(), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=40)
+            import dask
+            with dask.config.set(EMBEDDED_CONFIG):
+                cluster = distributed.LocalCluster(
+                    n_workers=default_workers(), threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=40)
             _STATE["cluster"] = cluster
             _STATE["client"] = distributed.Client(cluster, set_as_default=False)
         atexit.register(shutdown)
