@@ -312,6 +312,19 @@ def test_real_scheduler_and_two_workers(tmp_path):
             assert all(s.get("builds", 0) == 0 and s.get("disk_loads", 0) >= 1
                        for s in stats.values()), stats
             assert jitted.last.status == "compiled"
+            # a worker that joins later fetches the program, extension included, from a peer
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
+                 "--name", "w2", "--no-dashboard", "--no-nanny"], cwd=ROOT,
+                env=dict(worker_env, ASTJAX_CACHE_DIR=str(tmp_path / "late-cache")),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            client.wait_for_workers(3, timeout=60)
+            devs = astjax.devices(client)
+            late = [d for d in devs if d.name == "w2"]
+            p = astjax.pmap(jitted, client=client, devices=[devs[0]] + late)
+            np.testing.assert_allclose(p(XS), np.sin(XS) * 2.0 + 1.0)
+            stats = client.run(_jit_stats, workers=[late[0].address])[late[0].address]
+            assert stats.get("builds", 0) == 0 and stats.get("disk_loads", 0) >= 1, stats
         finally:
             client.close()
         script = tmp_path / "on_cluster.py"
@@ -321,12 +334,13 @@ def test_real_scheduler_and_two_workers(tmp_path):
             def f(x):
                 return lax.psum(x, "i")
             if __name__ == "__main__":
-                print(astjax.device_count(), astjax.pmap(f, axis_name="i")(np.eye(2)).tolist())
+                n = astjax.device_count()
+                print(n, astjax.pmap(f, axis_name="i")(np.eye(n)).tolist())
         """))
         out = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
                              text=True, timeout=90, env=dict(env, ASTJAX_SCHEDULER=address))
         assert out.returncode == 0, out.stderr[-2000:]
-        assert out.stdout.strip() == "2 [[1.0, 1.0], [1.0, 1.0]]"
+        assert out.stdout.strip() == "3 " + str(np.ones((3, 3)).tolist())   # w0, w1, w2
     finally:
         for p in procs[::-1]:
             p.terminate()
