@@ -229,6 +229,19 @@ def test_mapped_axis_must_equal_device_count(devices):
     np.testing.assert_allclose(one(np.ones((1, 2))), np.full((1, 2), 2.0))
 
 
+def fails_on_device_1(x):
+    if lax.axis_index("i") == 1:
+        raise FloatingPointError("shard 1 says no")
+    return x
+
+
+def test_an_exception_on_a_worker_reaches_the_caller(devices):
+    with pytest.raises(FloatingPointError, match="shard 1 says no"):
+        astjax.pmap(fails_on_device_1, axis_name="i")(np.ones((2, 2)))
+    np.testing.assert_allclose(astjax.pmap(affine, in_axes=(None, 0, None))(W, XS, B)[0],
+                               affine(W, XS[0], B))          # the cluster is still fine
+
+
 def test_unpicklable_argument_is_named(devices):
     with pytest.raises(astjax.AstjaxError, match=r"argument 2 \('scale', a lock\)"):
         astjax.pmap(power, in_axes=(0, None, None))(np.ones((2, 2)), 2, threading.Lock())

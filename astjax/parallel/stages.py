@@ -32,8 +32,9 @@ Collectives may appear in the top-level statements of the mapped function, neste
 expressions (``lax.psum(x - lax.pmean(x, "i"), "i")`` makes two cuts), not inside its
 ``if``/``for``/``while``/``with``/``try`` blocks, lambdas, comprehensions, conditional
 expressions or ``and``/``or``, and not before a ``return`` that is not the last one: those are
-an ``AstjaxError`` naming file:line.  Collectives in functions the mapped function calls are
-not seen here and raise when they run.
+an ``AstjaxError`` naming file:line (``axis_index``, which needs no communication, may be
+anywhere in the function).  Collectives in functions the mapped function calls are not
+seen here and raise when they run.
 """
 import ast
 import builtins
@@ -182,14 +183,16 @@ class _Collectives:
         raise AstjaxError(f"{self.filename}:{node.lineno}: pmap: {text}\n    {line}")
 
     def statement(self, stmt):
+        """The collectives of one top-level statement, each replaced by the name of its
+        result; ``axis_index`` (this shard's index, no communication) may be anywhere."""
         for t, what in _COMPOUND.items():
             if isinstance(stmt, t):
                 for node in ast.walk(stmt):
-                    if isinstance(node, ast.Call) and self.kind_of(node):
-                        self.fail(node, f"lax.{self.kind_of(node)} inside {what}: collectives "
-                                        f"may appear only in the top-level statements of "
-                                        f"the pmapped function")
-                return []
+                    kind = self.kind_of(node) if isinstance(node, ast.Call) else None
+                    if kind not in (None, "axis_index"):
+                        self.fail(node, f"lax.{kind} inside {what}: collectives may appear "
+                                        f"only in the top-level statements of the pmapped "
+                                        f"function")
         found = []
         self.check_nested(stmt)
         rewriter = self
@@ -206,7 +209,8 @@ class _Collectives:
 
     def check_nested(self, stmt):
         def visit(node, inside):
-            if isinstance(node, ast.Call) and inside and self.kind_of(node):
+            if isinstance(node, ast.Call) and inside and \
+                    self.kind_of(node) not in (None, "axis_index"):
                 self.fail(node, f"lax.{self.kind_of(node)} inside {inside}: collectives may "
                                 f"appear only in the top-level statements of the pmapped "
                                 f"function, outside lambdas, comprehensions, conditional "
