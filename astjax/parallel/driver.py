@@ -21,6 +21,7 @@ at most ``RETRIES`` times, then raises ``AstjaxError``.
 import collections
 import numbers
 import pickle
+import sys
 import time
 import uuid
 
@@ -113,13 +114,13 @@ class Pmapped:
                     raise AstjaxError(
                         f"{self.__name__}: worker {lost.address} left during the call, "
                         f"{RETRIES + 1} times; giving up") from None
-                _wait_for(client, len(devs), lost.address)
+                _wait_for(client, [d.name for d in devs], lost.address)
 
     def _ship_jit(self, args):
         """pmap(jit(f)): build f's extension here for a shard's signature, once, and put it
         in the program the workers get (ship.py)."""
-        from astjax.compiler import JitFunction
-        if not isinstance(self.fun, JitFunction):
+        compiler = sys.modules.get("astjax.compiler")    # not imported: not a jit function
+        if compiler is None or not isinstance(self.fun, compiler.JitFunction):
             return
         key = self.fun._key(args)
         if key in self._shipped:
@@ -300,16 +301,18 @@ def _pool():
     return _POOL[0]
 
 
-def _wait_for(client, n, address):
-    """Until the cluster has ``n`` workers again (a nanny restarting a killed one)."""
+def _wait_for(client, names, address):
+    """Until every worker named ``names`` is back (a nanny restarts a killed worker under
+    its name, at a new address)."""
     deadline = time.monotonic() + REJOIN_TIMEOUT
     while time.monotonic() < deadline:
         workers = cluster.worker_info(client)
-        if len(workers) >= n and address not in workers:
+        present = {str(info.get("name", addr)) for addr, info in workers.items()}
+        if address not in workers and set(names) <= present:
             return
         time.sleep(0.2)
-    raise AstjaxError(f"pmap: worker {address} left and the cluster did not get back to {n} "
-                      f"workers within {REJOIN_TIMEOUT:.0f} s")
+    raise AstjaxError(f"pmap: worker {address} left and the workers {sorted(names)} were "
+                      f"not all back within {REJOIN_TIMEOUT:.0f} s")
 
 
 def dumps(obj):
