@@ -266,6 +266,18 @@ def wrong_name_i(x):
     return lax.pmean(x, "i")
 
 
+def coupled(x):
+    return np.sum(np.sin(x) * lax.psum(x * x, "i"))
+
+
+def test_collectives_have_no_derivative_rules_yet():
+    x = np.ones(2)
+    with pytest.raises(astjax.NoRuleError, match="psum has no differentiation rule"):
+        astjax.grad(coupled)(x)
+    with pytest.raises(astjax.NoRuleError, match=r"psum has no forward-mode \(jvp\) rule"):
+        astjax.jvp(coupled, (x,), (x,))
+
+
 def test_without_dask_astjax_imports_and_pmap_says_how_to_install(tmp_path):
     script = tmp_path / "no_dask.py"
     script.write_text(textwrap.dedent("""
