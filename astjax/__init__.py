@@ -1,5 +1,5 @@
-"""astjax: JAX's transformations (grad, jvp, vmap, jit) for plain NumPy code, as a
-source-to-source compiler.  Every transformed function is new, readable Python/NumPy source:
+"""astjax: JAX's transformations (grad, jvp, vmap, jit, pmap on Dask) for plain NumPy code,
+as a source-to-source compiler.  Every transformed function is new, readable Python/NumPy source:
 see ``astjax.source(fn)``."""
 import astjax.rules  # noqa: F401  (fills the rule table)
 from astjax.api import grad, source, value_and_grad, vjp
