@@ -16,6 +16,10 @@ setup(
         "beniget>=0.4.2,<0.6",
         "cython>=3.1",   # 3.1+: shared utility module, ~1 s builds instead of ~5 s
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={
+        # pmap's devices are Dask workers; astjax imports and runs everything else without it
+        "dask": ["dask[distributed]>=2024.1"],
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1"],
+    },
     entry_points={"console_scripts": ["astjax=astjax.aot.cli:main"]},
 )

@@ -1,5 +1,5 @@
-"""astjax: JAX's transformations (grad, jvp, vmap, jit) for plain NumPy code, as a
-source-to-source compiler.  Every transformed function is new, readable Python/NumPy source:
+"""astjax: JAX's transformations (grad, jvp, vmap, jit, pmap on Dask) for plain NumPy code,
+as a source-to-source compiler.  Every transformed function is new, readable Python/NumPy source:
 see ``astjax.source(fn)``."""
 import astjax.rules  # noqa: F401  (fills the rule table)
 from astjax.api import grad, source, value_and_grad, vjp
@@ -7,6 +7,8 @@ from astjax.errors import AstjaxError, DifferentiationError, NoRuleError, Source
 from astjax.autodiff.custom import custom_jvp, custom_vjp
 from astjax.autodiff.jacobians import hessian, jacfwd, jacrev, jvp
 from astjax.batching import vmap
+from astjax import lax  # noqa: F401  (psum, pmean, ...: collectives by axis name)
+from astjax.parallel import device_count, devices, pmap
 
 
 def __getattr__(name):
@@ -23,5 +25,5 @@ def __getattr__(name):
 from astjax.version import __version__  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "custom_jvp",
-           "custom_vjp", "jit", "explain", "source", "AstjaxError", "SourceError", "UnsupportedError",
+           "custom_vjp", "jit", "pmap", "devices", "device_count", "lax", "explain", "source", "AstjaxError", "SourceError", "UnsupportedError",
            "NoRuleError", "DifferentiationError"]

@@ -121,6 +121,12 @@ class JitFunction:
                              for p in self._signature.parameters.values())
         self._program = None
         self.signatures = declared_signatures(fn, signatures)   # for ahead-of-time builds
+        self._options = (static_argnums, strict, boundscheck, background, signatures)
+
+    def __reduce__(self):
+        # pickled (to a pmap worker, say) as the function and its options: the receiving
+        # process builds or loads its own specializations (extension modules do not pickle)
+        return (JitFunction, (self.fn,) + self._options)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)

@@ -174,8 +174,10 @@ def test_jvp_matches_finite_differences(fn, make):
 # ---- the rule table -------------------------------------------------------------------------------
 
 def test_every_differentiable_primitive_has_a_jvp_rule():
+    # the collectives of astjax.lax have no derivative rules yet: a NoRuleError names them
+    # (README, Known limits; tests/test_pmap.py checks it)
     missing = [key for key, prim in primitives.REGISTRY.items()
-               if not prim.nondiff and prim.jvp is None]
+               if not prim.nondiff and prim.jvp is None and not prim.extra.get("collective")]
     assert missing == []
 
 

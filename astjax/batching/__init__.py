@@ -22,4 +22,4 @@ After (x gains a leading batch axis, w does not)::
         return tanh2
 """
 from astjax.batching.batcher import vmap  # noqa: F401
-from astjax.batching import index, rules_ax  # noqa: F401  (importing registers their rules)
+from astjax.batching import collectives, index, rules_ax  # noqa: F401  (importing registers their rules)

@@ -43,20 +43,21 @@ __all__ = ["vmap", "BatchingWarning"]
 _VMAPPED = {}
 
 
-def vmap(fun, in_axes=0, out_axes=0):
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None):
     """Vectorize ``fun`` over a batch axis, as ``jax.vmap``: ``in_axes`` is an int, None
     (the argument is shared by every example) or a tuple/pytree of those, one per argument;
-    ``out_axes`` an int.  Returns a function whose generated source (``astjax.source``)
-    pushes the batch axis into every NumPy operation."""
+    ``out_axes`` an int; ``axis_name`` names the batch axis for the collectives of
+    ``astjax.lax`` (``lax.psum(x, axis_name)`` sums over the batch).  Returns a function whose
+    generated source (``astjax.source``) pushes the batch axis into every NumPy operation."""
     if not callable(fun):
         raise TypeError(f"vmap expects a function, got {type(fun).__name__}")
     if not (out_axes is None or isinstance(out_axes, numbers.Integral)):
         raise TypeError(f"out_axes must be an int, got {out_axes!r}")
     _check_axes(in_axes)
-    key = (fun, _freeze(in_axes), out_axes)
+    key = (fun, _freeze(in_axes), out_axes, axis_name)
     hit = _VMAPPED.get(key)
     if hit is None:
-        hit = _VMAPPED[key] = Vmapped(fun, in_axes, out_axes)
+        hit = _VMAPPED[key] = Vmapped(fun, in_axes, out_axes, axis_name)
     return hit
 
 
@@ -84,8 +85,9 @@ def _freeze(spec):
 class Vmapped:
     """The batched function: dispatches on the ranks of its arguments to generated source."""
 
-    def __init__(self, fun, in_axes, out_axes):
+    def __init__(self, fun, in_axes, out_axes, axis_name=None):
         self.fun = fun
+        self.axis_name = axis_name
         self.in_axes = in_axes
         self.out_axes = out_axes
         base = getattr(fun, "__name__", "f").replace("<lambda>", "lambda_")
@@ -132,7 +134,7 @@ class Vmapped:
     def _build(self, facts, axes, key):
         """Generate the batched source for arguments with these facts (per-example ranks)."""
         label = f"vmap({getattr(self.fun, '__name__', 'f')})"
-        fn, info = build(self.fun, facts, axes, self.out_axes, label)
+        fn, info = build(self.fun, facts, axes, self.out_axes, label, self.axis_name)
         self._last = fn
         return fn
 
@@ -251,12 +253,12 @@ def _unknown_fact(axis):
 
 # ---- building ---------------------------------------------------------------------------------
 
-def build(fun, facts, axes, out_axes, label):
+def build(fun, facts, axes, out_axes, label, axis_name=None):
     """Generate, compile and return (the batched entry function, its result fact)."""
     if isinstance(fun, Vmapped):
         fun = fun.function_for([_per_example(f) for f in facts])
     program = normalize(fun, verb="batch")
-    prog = ProgramBatcher(program)
+    prog = ProgramBatcher(program, axis_name)
     entry = EntrySpec(axes, out_axes)
     gen = f"vmap_{program.entry}"
     units, result = prog.run(facts, entry, gen)
@@ -296,8 +298,9 @@ class ProgramBatcher:
     """Batches a core program: the entry function and, per signature, every helper it calls.
     Reruns until the element facts of every list settle."""
 
-    def __init__(self, program):
+    def __init__(self, program, axis_name=None):
         self.program = program
+        self.axis_name = axis_name         # what astjax.lax collectives reduce over
         self.lists = {}
 
     def run(self, facts, entry, gen):

@@ -454,7 +454,7 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         args = {p: ([self.arg(a) for a in v] if isinstance(v, list) else self.arg(v))
                 for p, v in bound.items()}
         self.current_op, self.current_prim = op, prim
-        if not any(a.batched for a in _flat(args.values())):
+        if not any(a.batched for a in _flat(args.values())) and not prim.extra.get("collective"):
             return op, batching_rules.result_fact(self, prim, args)
         return batching_rules.rule_for(prim)(self, prim, args)
 

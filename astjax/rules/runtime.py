@@ -6,6 +6,8 @@ itself a primitive with rules in ``rules.py``, so generated code can be transfor
 """
 import numpy as np
 
+from astjax.lax import all_gather, axis_index, pmax, pmean, pmin, psum  # noqa: F401  (_ax.psum...)
+
 
 # ---- shapes ----------------------------------------------------------------------------------
 

@@ -384,3 +384,9 @@ defprim("_ax.finalize_lanes", "d, x, n, d_batched=1, x_batched=1", batch="loop",
 defprim("_ax.add_to_lanes", "d, x, index, g, n, x_batched=1, g_batched=1", batch="loop",
         jvp="_ax.add_to_lanes(t_d, x, index, t_g, n, x_batched, g_batched)")
 defprim("_ax.take_slot_lanes", "d, index", batch="loop", jvp="_ax.take_slot_lanes(t_d, index)")
+
+# ---- collectives by axis name (astjax.lax): vmap reduces over its batch axis, pmap cuts its
+# function into stages at them (astjax/parallel/stages.py); no derivative rules yet ---------
+for _kind in ("psum", "pmean", "pmax", "pmin", "all_gather"):
+    defprim(f"_ax.{_kind}", "x, axis_name", batch="collective", collective=True)
+defprim("_ax.axis_index", "axis_name", batch="collective", nondiff=True, collective=True)
