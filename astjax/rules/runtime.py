@@ -690,6 +690,44 @@ def einsum_swap(subscripts, operands, i, x):
     return np.einsum(subscripts, *ops)
 
 
+def _symbolic_zero(t, like):
+    """Whether tangent ``t`` is the 0.0 that stands for a zero tangent of ``like``."""
+    return np.ndim(t) == 0 and np.ndim(like) != 0 and t == 0.0
+
+
+def einsum_swap_jvp(subscripts, operands, i, x, t_operands):
+    """Tangent of ``einsum_swap(subscripts, operands, i, x)`` through the other operands
+    (x's own tangent is the rule's other term): operand i is x, one other takes its tangent."""
+    ops = list(operands)
+    ops[i] = x
+    total = 0.0
+    for j, t in enumerate(t_operands):
+        if j == i or _symbolic_zero(t, ops[j]):
+            continue
+        swapped = list(ops)
+        swapped[j] = t
+        total = total + np.einsum(subscripts, *swapped)
+    return total
+
+
+def einsum_vjp_operands_jvp(ct, v, subscripts, operands, t_operands, i):
+    """Tangent of ``einsum_vjp_operands(ct, v, subscripts, operands, i)`` through the
+    operands (operand i is ct there, so its own tangent does not enter)."""
+    ops = list(operands)
+    ops[i] = ct
+    out = []
+    for j in range(len(ops)):
+        total = 0.0
+        for k, t in enumerate(t_operands):
+            if j == i or k in (i, j) or _symbolic_zero(t, ops[k]):
+                continue
+            swapped = list(ops)
+            swapped[k] = t
+            total = total + einsum_vjp(v, subscripts, swapped, j)
+        out.append(total)
+    return out
+
+
 def einsum_vjp_operands(ct, v, subscripts, operands, i):
     """Adjoint of ``einsum_vjp(v, subscripts, operands, i)`` w.r.t. the operands: the
     cotangent ``ct`` of operand i's adjoint takes operand i's place."""
