@@ -40,7 +40,8 @@ from astjax.rules import registry as primitives
 # Primitives whose results must stay distinct objects, or that draw fresh values.
 FRESH = {"np.zeros", "np.ones", "np.empty", "np.full", "np.zeros_like", "np.ones_like",
          "np.empty_like", "np.full_like", "np.array", "np.copy", "np.eye", "np.identity",
-         "np.arange", "np.linspace", "list", "dict", "tuple", "copy"}
+         "np.arange", "np.linspace", "list", "dict", "tuple", "copy", "_ax.draw",
+         "_ax.draw_from"}
 # astjax runtime helpers that write into their first argument.
 MUTATES_FIRST = {"_ax.add_at", "_ax.take_adjoint", "_ax.seq_add", "_ax.add_to",
                  "_ax.take_slot", "_ax.add_to_lanes", "_ax.take_slot_lanes"}
