@@ -217,7 +217,10 @@ def test_the_tests_run_every_jvp_rule():
     structural = {"getitem", "tuple", "list", "dict", "copy"}
     # rules only reached at fourth order, through Jacobian assembly (test_higher_order.py),
     # custom rules (test_custom.py) or float32 (test_float32_in_float32_out)
+    # (_ax.einsum_swap: test_einsum_adjoint_helpers_have_right_tangents, since third order
+    # now hands einsum_vjp a literal zero cotangent after copy propagation)
     elsewhere = {"_ax.jacobian", "_ax.jacobian_vjp", "_ax.einsum_jvp", "_ax.finalize_vjp",
+                 "_ax.einsum_swap",
                  "_ax.concat_like", "_ax.getitem_vjp", "_ax.none_to_zero", "_ax.seq_add",
                  "np.float32"}
     # vmap's lane helpers (astjax/batching*.py): linear, reached by forward mode over vmap
@@ -308,3 +311,38 @@ def test_primal_and_tangent_have_one_type():
                                    else 1e-8)
     assert type(astjax.grad(wave)(np.float64(0.5))) is np.float64
     assert type(astjax.grad(wave)(0.5)) is float
+
+
+def test_every_runtime_helper_a_rule_names_exists():
+    # A rule template that names a missing helper fails only when that derivative runs:
+    # einsum_swap's and einsum_vjp_operands' jvp rules once named helpers nobody wrote.
+    import re
+    from astjax.rules import runtime
+    missing = sorted({(key, name) for key, prim in primitives.REGISTRY.items()
+                      for text in [prim.jvp] + list(prim.vjp.values()) if isinstance(text, str)
+                      for name in re.findall(r"_ax\.(\w+)", text)
+                      if not hasattr(runtime, name)})
+    assert missing == []
+
+
+EINSUM_W = np.arange(9.0).reshape(3, 3) / 10
+
+
+def einsum_swapped(x):
+    operands = [x[:3], EINSUM_W * x[0], x]
+    return _ax.einsum_swap("i,ij,j->", operands, 0, x * x)
+
+
+def einsum_operand_adjoints(x):
+    operands = [x[:3], EINSUM_W * x[1], x]
+    parts = _ax.einsum_vjp_operands(x * 2.0, np.float64(x[2]), "i,ij,j->", operands, 0)
+    return parts[1] + np.sum(parts[2])
+
+
+@pytest.mark.parametrize("fn", [einsum_swapped, einsum_operand_adjoints])
+def test_einsum_adjoint_helpers_have_right_tangents(fn):
+    # the helpers generated third derivatives of einsum call, differentiated forward
+    x, t = np.array([0.3, -0.5, 0.8]), np.array([1.0, 0.5, -2.0])
+    _, tangent = astjax.jvp(fn, (x,), (t,))
+    slope = (fn(x + 1e-6 * t) - fn(x - 1e-6 * t)) / 2e-6
+    np.testing.assert_allclose(tangent, slope, rtol=1e-7, atol=1e-9)

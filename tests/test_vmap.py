@@ -599,7 +599,7 @@ def test_branch_becomes_a_select():
     f(S)
     code = [line.strip() for line in astjax.source(f).splitlines()
             if not line.strip().startswith("#")]
-    assert "y = np.where(gt1, y_1, y_2)" in code
+    assert "y = np.where(gt1, x, y_2)" in code            # (y_1 = x, propagated)
     assert not any(line.startswith("if ") for line in code)
 
 

@@ -548,8 +548,8 @@ class _FunctionReverse:
             return [_stmt(gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse), s)]
         if isinstance(s, (gast.For, gast.While)):
             return self.rev_loop(s)
-        if isinstance(s, (gast.Pass, gast.Break, gast.Assert)):
-            return []           # an assert (like a print) ran once, in the forward sweep
+        if isinstance(s, (gast.Pass, gast.Break, gast.Assert, gast.Raise)):
+            return []           # an assert or raise (like a print) ran in the forward sweep
         raise UnsupportedError(f"cannot differentiate through {type(s).__name__}",
                                where=_where(s))
 

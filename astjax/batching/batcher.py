@@ -26,6 +26,7 @@ version for unknown ranks (rank-polymorphic ``_ax`` helpers) is what other trans
 see, so ``grad(vmap(f))`` and ``vmap(vmap(f))`` transform generated source again.
 What cannot be batched runs as a loop over the batch, with a warning and a comment.
 """
+import inspect
 import numbers
 import warnings
 
@@ -98,11 +99,27 @@ class Vmapped:
         self._int_axis = isinstance(in_axes, numbers.Integral)
         self._generic = None
         self._last = None
+        self._defaults = _positional_defaults(fun)
+
+    def _with_defaults(self, args):
+        """``args`` and the defaults of the parameters they leave out, which (as in JAX,
+        where defaults are constants of the trace) no in_axes entry maps; and the spec."""
+        spec = self.in_axes
+        missing = self._defaults[len(args):]
+        if not missing:
+            return args, spec
+        if any(d is inspect.Parameter.empty for d in missing):
+            return args, spec                      # the call raises Python's TypeError
+        if not isinstance(spec, (tuple, list)):
+            spec = (spec,) * len(args)
+        return args + tuple(missing), tuple(spec) + (None,) * len(missing)
 
     # ---- calling ------------------------------------------------------------------------------
     def __call__(self, *args):
         spec = self.in_axes
-        if self._int_axis:                          # the common case, kept cheap
+        if len(args) < len(self._defaults):
+            args, spec = self._with_defaults(args)
+        if self._int_axis and spec is self.in_axes:   # the common case, kept cheap
             try:
                 fn = self._cache.get(tuple([a.ndim for a in args]))
             except AttributeError:
@@ -186,6 +203,16 @@ def _sizes_error(args, axes):
              for i, (a, ax) in enumerate(zip(args, axes))
              if isinstance(ax, int) and np.ndim(a) > 0]
     raise ValueError("vmap got inconsistent sizes for the batch axis: " + "; ".join(sizes))
+
+
+def _positional_defaults(fun):
+    """Per positional parameter of ``fun``, its default (inspect.Parameter.empty if none)."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    return tuple(p.default for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                         p.POSITIONAL_OR_KEYWORD))
 
 
 def _per_arg_axes(spec, args, facts=None):

@@ -321,7 +321,7 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
             if is_effect_stmt(s):
                 return self.effect(s)
             return []
-        if isinstance(s, gast.Assert):
+        if isinstance(s, (gast.Assert, gast.Raise)):
             return self.effect(s)
         if isinstance(s, gast.If):
             if _is_break(s):     # a plain loop's exit (masked loops handle theirs)

@@ -294,6 +294,13 @@ def loop(b, prim, args):
     b.cannot(f"{prim.key} has no batching rule")
 
 
+@rule("random")
+def random_draw(b, prim, args):
+    """A random draw: in a Python loop over the batch each lane draws its own numbers, one
+    after the other, which only a loop reproduces."""
+    b.cannot("a random draw differs per lane (as in a Python loop over the batch)")
+
+
 @rule("unbatched")
 def unbatched_only(b, prim, args):
     """Array creation from shapes and bounds: per-lane shapes would differ."""

@@ -4,8 +4,9 @@
 queries): nested expressions get temporaries, method calls and aliases (`x.sum()`,
 `from numpy import exp`) become primitive calls, helpers are resolved (`calls`), and
 break/continue/early return become flags (`flow`). `emit` renders any core program back to
-readable source with `# file:line: user text` comments and compiles it; `pytrees` flattens
-nested tuples, lists and dicts of arrays.
+readable source with `# file:line: user text` comments and compiles it, after `simplify`
+has cleaned generated functions up (common subexpressions, copy propagation, dead copies);
+`pytrees` flattens nested tuples, lists and dicts of arrays.
 
 Before::
 

@@ -45,6 +45,33 @@ ATTRIBUTES = {"T": "np.transpose", "shape": "np.shape", "ndim": "np.ndim", "size
               "dtype": "np.result_type"}
 # builtins that mean a NumPy function
 BUILTIN_AS = {"abs": "np.abs", "sum": "np.sum"}
+# Methods of np.random.RandomState / np.random.Generator (and functions of np.random) that
+# draw numbers: ``_ax.draw(rs, 'randn', 3)``, a constant of the sample through which no
+# derivative flows (as autograd treats it; the reparameterization ``mean + std * eps`` then
+# differentiates through mean and std).  ``shuffle`` writes its argument: not a draw.
+RANDOM_METHODS = {
+    "rand", "randn", "randint", "random", "random_sample", "ranf", "sample", "uniform",
+    "normal", "standard_normal", "lognormal", "exponential", "standard_exponential", "gamma",
+    "standard_gamma", "beta", "binomial", "poisson", "choice", "permutation", "integers",
+    "multivariate_normal", "dirichlet", "laplace", "logistic", "gumbel", "chisquare",
+    "standard_t", "standard_cauchy", "weibull", "geometric", "multinomial", "bytes",
+    "RandomState", "default_rng", "Generator", "seed", "get_state", "set_state"}
+
+
+def _random_draw(value):
+    """The method name when ``value`` is a function of np.random or a method of one of its
+    generators (a RandomState, a Generator), else None."""
+    name = getattr(value, "__name__", None)
+    if name not in RANDOM_METHODS:
+        return None
+    owner = getattr(value, "__self__", None)
+    if isinstance(owner, (np.random.RandomState, np.random.Generator)):
+        return name
+    if getattr(value, "__module__", "") and str(value.__module__).startswith("numpy.random"):
+        return name
+    if isinstance(value, type) and value in (np.random.RandomState, np.random.Generator):
+        return name
+    return None
 
 
 class CallResolution:
@@ -151,6 +178,8 @@ class CallResolution:
         key = primitives.canonical_name(value)
         if key is not None:
             return ("prim", key)
+        if _random_draw(value) is not None:
+            return ("random", value)
         transformed = getattr(value, "__astjax_function__", None)
         if transformed is not None:
             return ("helper", transformed)
@@ -164,10 +193,15 @@ class CallResolution:
         self.fail(where, f"{value!r} is not callable")
 
     def call(self, e, out):
+        kind, what = self.resolve_callee(e.func)
+        if kind == "prim" and primitives.lookup(what) is None and \
+                _random_draw(primitives.resolve_path(what)) is not None:
+            kind, what = "random", primitives.resolve_path(what)     # np.random.randn
+        if kind == "random" or kind == "method" and what in RANDOM_METHODS:
+            return self.random_draw(e, kind, what, out)
         if any(isinstance(a, gast.Starred) for a in e.args) or any(
                 k.arg is None for k in e.keywords):
             self.fail(e, "*args and **kwargs in calls are not supported")
-        kind, what = self.resolve_callee(e.func)
         if kind == "method":
             return self.method_call(e, what, out)
         args = [self.atom(a, out) for a in e.args]
@@ -190,6 +224,37 @@ class CallResolution:
             except TypeError as exc:
                 self.fail(e, str(exc))
         return node
+
+    def random_draw(self, e, kind, what, out):
+        """``rs.randn(3)``, ``np.random.normal(size=n)``, ``rng.standard_normal(*x.shape)``
+        -> ``_ax.draw(rs, 'randn', 3)``; with one ``*args``, ``_ax.draw_from(rs, 'randn',
+        args)``."""
+        if any(k.arg is None for k in e.keywords):
+            self.fail(e, "**kwargs in calls are not supported")
+        if isinstance(e.func, gast.Attribute):
+            path = self.static_path(e.func.value)
+            module = primitives.resolve_path(path) if path is not None else None
+            if isinstance(module, types.ModuleType):       # np.random: a captured constant
+                source = self.capture_value(path.replace(".", "_"), module)
+            else:
+                source = self.atom(e.func.value, out)     # a generator: rs, rng, RNG
+            method = e.func.attr
+        else:                                              # from numpy.random import randn
+            owner = getattr(what, "__self__", None)
+            source = self.capture_value("random_source", owner if owner is not None
+                                        else np.random)
+            method = _random_draw(what)
+        kws = {k.arg: self.atom(k.value, out) for k in e.keywords}
+        starred = [a for a in e.args if isinstance(a, gast.Starred)]
+        helper = "_ax.draw"
+        if starred:
+            if len(e.args) != 1:
+                self.fail(e, "a random draw takes either positional arguments or one *args")
+            args = [self.atom(starred[0].value, out)]
+            helper = "_ax.draw_from"
+        else:
+            args = [self.atom(a, out) for a in e.args]
+        return call(helper, [source, const(method)] + args, kws)
 
     def method_call(self, e, method, out):
         receiver = self.atom(e.func.value, out)

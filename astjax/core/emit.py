@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from astjax.core.simplify import simplify
 from astjax.rules import runtime
 from astjax.frontend.syntax import gast, to_source
 
@@ -98,6 +99,7 @@ def compile_functions(units, label):
     functions = {}
     namespaces = []
     for fdef, env in units:
+        fdef = simplify(fdef)
         origins = []
         text = render(fdef, origins=origins)
         filename = f"<astjax-{next(_counter)}: {label}: {fdef.name}>"

@@ -28,6 +28,7 @@ statements and expressions themselves (``statement``, ``atom``, ``test_atom``,
 ``assign_to``, ``resolve_callee``...).
 """
 from astjax.frontend.syntax import assign, call, const, gast, name
+from astjax.errors import UnsupportedError
 
 
 class FlowLowering:
@@ -81,7 +82,14 @@ class FlowLowering:
             if isinstance(s, gast.Continue):
                 out.append(self.stmt(assign(self._loop_flag("cont", s), const(True))))
                 return out
-            out += self.statement(s)
+            if getattr(self, "branch_depth", 0):
+                try:
+                    out += self.statement(s)
+                except UnsupportedError as exc:
+                    out.append(self._refusal(s, exc))
+                    return out        # the rest of this branch never runs past the refusal
+            else:
+                out += self.statement(s)
             flags = self._flags_set_by(s)
             rest = stmts[i + 1:]
             if flags and rest:
@@ -92,6 +100,16 @@ class FlowLowering:
                 out.append(node)
                 return out
         return out
+
+    def _refusal(self, s, exc):
+        """``_ax.refuse(message)``: what cannot be transformed on a branch (a plotting call
+        behind ``if ax:``) is refused when the branch runs, not when it is only written."""
+        node = self.stmt(gast.Expr(value=call(
+            gast.Attribute(value=name("_ax"), attr="refuse", ctx=gast.Load()),
+            [const(str(exc))])))
+        node.origin = getattr(s, "origin", self.origin)
+        node.effect = True
+        return node
 
     def _flags_set_by(self, s):
         """Flags a statement may set that must stop the statements after it."""

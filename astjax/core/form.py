@@ -95,7 +95,7 @@ def is_effect_call(op, helpers=()):
 def is_effect_stmt(s):
     """``print(...)``/``assert`` statements normalization kept for their effect (a bare call
     other than a list's append/pop)."""
-    if isinstance(s, gast.Assert):
+    if isinstance(s, (gast.Assert, gast.Raise)):
         return True
     return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and not (
         isinstance(s.value.func, gast.Attribute) and s.value.func.attr in ("append", "pop"))

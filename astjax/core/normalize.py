@@ -246,8 +246,12 @@ class _Normalizer(FlowLowering, CallResolution):
                     out.append(node)
         elif isinstance(s, gast.If):
             test = self.test_atom(s.test, out)
-            body = self.block(s.body) or [gast.Pass()]
-            orelse = self.block(s.orelse)
+            self.branch_depth = getattr(self, "branch_depth", 0) + 1
+            try:
+                body = self.block(s.body) or [gast.Pass()]
+                orelse = self.block(s.orelse)
+            finally:
+                self.branch_depth -= 1
             node = gast.If(test=test, body=body, orelse=orelse)
             node.origin = start
             node.elif_ = len(s.orelse) == 1 and isinstance(s.orelse[0], gast.If) and \
@@ -265,6 +269,22 @@ class _Normalizer(FlowLowering, CallResolution):
             test = self.test_atom(s.test, out)
             msg = self.atom(s.msg, out) if s.msg is not None else None
             node = self.stmt(gast.Assert(test=test, msg=msg))
+            node.effect = True
+            out.append(node)
+        elif isinstance(s, gast.Raise):
+            # `raise ValueError(...)` (input checks): raised where the user's program raises
+            if s.exc is None or s.cause is not None:
+                self.fail(s, f"cannot {self.verb} through a bare 'raise' or 'raise ... from'")
+            exc = s.exc
+            if isinstance(exc, gast.Call) and isinstance(exc.func, (gast.Name, gast.Attribute)):
+                # the exception is built where it is raised: its arguments become atoms, the
+                # call itself (no value a derivative flows through) stays in the statement
+                exc = gast.Call(func=exc.func, args=[self.atom(a, out) for a in exc.args],
+                                keywords=[gast.keyword(arg=k.arg, value=self.atom(k.value, out))
+                                          for k in exc.keywords])
+            else:
+                exc = self.atom(exc, out)
+            node = self.stmt(gast.Raise(exc=exc, cause=None))
             node.effect = True
             out.append(node)
         else:
@@ -381,6 +401,8 @@ class _Normalizer(FlowLowering, CallResolution):
                 isinstance(k, gast.Constant) and isinstance(k.value, (str, int)) for k in e.keys):
             return gast.Dict(keys=[const(k.value) for k in e.keys],
                              values=[self.atom(v, out) for v in e.values])
+        if isinstance(e, gast.JoinedStr):
+            return self.fstring(e, out)
         what = {gast.Lambda: "lambda", gast.Dict: "a dict display", gast.Set: "a set",
                 gast.GeneratorExp: "a generator expression", gast.DictComp: "a dict comprehension",
                 gast.SetComp: "a set comprehension", gast.NamedExpr: "':='",
@@ -388,6 +410,25 @@ class _Normalizer(FlowLowering, CallResolution):
                 gast.JoinedStr: "an f-string", gast.Starred: "*"}.get(type(e), type(e).__name__)
         self.fail(e, f"cannot {self.verb} through {what}" if what not in ("yield", "yield from")
                   else f"cannot {self.verb} through '{what}'")
+
+    def fstring(self, e, out):
+        """``f"loss {loss:.3f}"`` -> ``_ax.format('loss {:.3f}', loss)``: a string, through
+        which no derivative flows, built from atoms."""
+        template, values = [], []
+        for part in e.values:
+            if isinstance(part, gast.Constant):
+                template.append(str(part.value).replace("{", "{{").replace("}", "}}"))
+                continue
+            spec = part.format_spec
+            if spec is not None and not (isinstance(spec, gast.JoinedStr) and all(
+                    isinstance(v, gast.Constant) for v in spec.values)):
+                self.fail(e, f"cannot {self.verb} through a computed format spec")
+            conversion = "" if part.conversion in (-1, None) else "!" + chr(part.conversion)
+            spec_text = "".join(str(v.value) for v in spec.values) if spec is not None else ""
+            template.append("{" + conversion + (":" + spec_text if spec_text else "") + "}")
+            values.append(self.atom(part.value, out))
+        return call(gast.Attribute(value=name("_ax"), attr="format", ctx=gast.Load()),
+                    [const("".join(template))] + values)
 
     def name_ref(self, e):
         if e.id in self.locals or e.id not in self.parsed.env:

@@ -692,6 +692,91 @@ def einsum_swap(subscripts, operands, i, x):
     return np.einsum(subscripts, *ops)
 
 
+def draw(source, method, *args, **kwargs):
+    """``source.method(*args, **kwargs)``: a random draw from np.random, a RandomState or a
+    Generator (or making one).  A constant of the sample: no derivative flows through it."""
+    return getattr(source, method)(*args, **kwargs)
+
+
+def draw_from(source, method, args, **kwargs):
+    """``source.method(*args, **kwargs)``, ``args`` a sequence (``rs.randn(*x.shape)``)."""
+    return getattr(source, method)(*args, **kwargs)
+
+
+def refuse(message):
+    """Raised where the user's program reaches a statement astjax could not transform (it
+    sits on a branch, so the transform itself went ahead)."""
+    from astjax.errors import UnsupportedError
+    raise UnsupportedError(message)
+
+
+def format(template, *values):
+    """An f-string of generated code: ``format("loss {:.3f}", loss)`` is f"loss {loss:.3f}".
+    An array given a spec NumPy's ``__format__`` refuses (a batch of losses under vmap) is
+    formatted item by item: ``[0.350, 1.400]``."""
+    try:
+        return template.format(*values)
+    except TypeError:
+        import string
+        out, k = [], 0
+        for text, field_name, spec, conversion in string.Formatter().parse(template):
+            out.append(text)
+            if field_name is None:
+                continue
+            value = values[k]
+            k += 1
+            if conversion:
+                value = {"r": repr, "s": str, "a": ascii}[conversion](value)
+            if isinstance(value, np.ndarray) and value.ndim > 0 and spec:
+                out.append(np.array2string(value, separator=", ", formatter={
+                    "all": lambda item, spec=spec: builtins_format(item, spec)}))
+            else:
+                out.append(builtins_format(value, spec))
+        return "".join(out)
+
+
+builtins_format = __builtins__["format"] if isinstance(__builtins__, dict) else \
+    __builtins__.format
+
+
+def _symbolic_zero(t, like):
+    """Whether tangent ``t`` is the 0.0 that stands for a zero tangent of ``like``."""
+    return np.ndim(t) == 0 and np.ndim(like) != 0 and t == 0.0
+
+
+def einsum_swap_jvp(subscripts, operands, i, x, t_operands):
+    """Tangent of ``einsum_swap(subscripts, operands, i, x)`` through the other operands
+    (x's own tangent is the rule's other term): operand i is x, one other takes its tangent."""
+    ops = list(operands)
+    ops[i] = x
+    total = 0.0
+    for j, t in enumerate(t_operands):
+        if j == i or _symbolic_zero(t, ops[j]):
+            continue
+        swapped = list(ops)
+        swapped[j] = t
+        total = total + np.einsum(subscripts, *swapped)
+    return total
+
+
+def einsum_vjp_operands_jvp(ct, v, subscripts, operands, t_operands, i):
+    """Tangent of ``einsum_vjp_operands(ct, v, subscripts, operands, i)`` through the
+    operands (operand i is ct there, so its own tangent does not enter)."""
+    ops = list(operands)
+    ops[i] = ct
+    out = []
+    for j in range(len(ops)):
+        total = 0.0
+        for k, t in enumerate(t_operands):
+            if j == i or k in (i, j) or _symbolic_zero(t, ops[k]):
+                continue
+            swapped = list(ops)
+            swapped[k] = t
+            total = total + einsum_vjp(v, subscripts, swapped, j)
+        out.append(total)
+    return out
+
+
 def einsum_vjp_operands(ct, v, subscripts, operands, i):
     """Adjoint of ``einsum_vjp(v, subscripts, operands, i)`` w.r.t. the operands: the
     cotangent ``ct`` of operand i's adjoint takes operand i's place."""

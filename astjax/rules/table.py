@@ -257,6 +257,13 @@ defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_valu
 # The adjoint helpers that generated gradients call (runtime.py), with their own rules, so a
 # gradient can be differentiated again (grad of grad, forward-over-reverse hessians).
 defprim("_ax.seed", "x", batch="seed", nondiff=True)
+# An f-string (see core/normalize.py): no derivative flows through text; under vmap it formats
+# the batched values as a whole, as print does.
+defprim("_ax.format", "*parts", batch="meta", nondiff=True)
+# Random draws (core/calls.py): constants of the sample.  Each lane of a vmap would draw its
+# own numbers in a Python loop, so vmap runs such a function once per lane, in order.
+defprim("_ax.draw", "*parts", batch="random", nondiff=True)
+defprim("_ax.draw_from", "*parts", batch="random", nondiff=True)
 defprim("_ax.check_differentiable", "x, label", batch="meta", nondiff=True)
 defprim("_ax.zeros_like", "x", nondiff=True)
 defprim("_ax.unit_basis", "x", nondiff=True)
