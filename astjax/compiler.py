@@ -282,8 +282,9 @@ def _describe_notes(notes, indent="  "):
         entry = by_line.setdefault(key, {"origin": origin, "status": "C", "details": []})
         if _RANK[note.status] >= _RANK[entry["status"]]:
             entry["status"] = note.status
-        if note.status == "Python" and note.detail not in entry["details"]:
-            entry["details"].append(note.detail)
+        if note.status == "Python" and not any(note.detail in d or d in note.detail
+                                                for d in entry["details"]):
+            entry["details"].append(note.detail)    # "add of <why>" says no more than <why>
         if note.status == "fused" and "recomputes" in note.detail:
             entry["details"].append(note.detail.split("; ", 1)[1])
         if note.status == "NumPy" and note.detail not in entry["details"] \
