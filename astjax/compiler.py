@@ -26,10 +26,9 @@ import textwrap
 
 import numpy as np
 
-from codegen import cache
+from codegen import cache, guard
 from codegen.background import build_in_background
 from codegen.build import BuildFlags
-from codegen.errors import must_run_as_python
 from codegen.cython import lower
 from codegen.errors import BuildError, FallbackError
 from codegen.types import Const, of_value, signature
@@ -66,6 +65,7 @@ class Specialization:
         self.lowered = None             # codegen.cython.Lowered
         self.module = None
         self.future = None
+        self.snapshot = False           # save the arguments' contents before each call
 
     def poll(self):
         """Switch to the extension once its background build is done."""
@@ -82,6 +82,8 @@ class Specialization:
         self.module = module
         self.entry = getattr(module, self.lowered.entry)
         self.status, self.reason = "compiled", ""
+        self.lowered.module_file = module.__name__.rsplit(".", 1)[-1] + ".pyx"
+        self.snapshot = guard.needs_snapshot(self.lowered) and self.lowered.checked_ints
 
 
 _bound_env = {}      # module name -> the captured values its globals hold
@@ -141,12 +143,28 @@ class JitFunction:
             self.last = spec
             if spec.future is not None:
                 spec.poll()
+        saved = guard.Snapshot.of(args) if spec.snapshot else None
         try:
             return spec.entry(*args)
-        except OverflowError as exc:     # Python ints left C int64: this call runs as Python
-            if spec.entry is self.fn or not must_run_as_python(exc, args):
+        except Exception as exc:
+            if spec.entry is self.fn:
                 raise
-            return self.fn(*args)
+            if not guard.is_int_overflow(exc, args):
+                guard.name_user_line(exc, spec.lowered, self.__name__)
+                raise
+            overflow = exc
+        return self._rerun_as_python(spec, overflow, args, saved)
+
+    def _rerun_as_python(self, spec, exc, args, saved):
+        """Python ints left C int64: this call runs as Python (exact ints), unless the
+        compiled run already did what a rerun would repeat."""
+        lowered = spec.lowered
+        if saved is not None:
+            saved.restore()
+        elif guard.generated_frames(exc, lowered) and (lowered.effects or lowered.writes) and \
+                not _raised_on_entry(exc, lowered):
+            raise guard.overflow_refusal(exc, lowered, self.__name__) from exc
+        return self.fn(*args)
 
     def _key(self, args):
         key = []
@@ -238,6 +256,12 @@ class JitFunction:
 
     def __repr__(self):
         return f"<jit {self.__name__}: {len(self.specializations)} signature(s)>"
+
+
+def _raised_on_entry(exc, lowered):
+    """Whether exc came from converting the arguments (nothing of the body ran yet)."""
+    frames = guard.generated_frames(exc, lowered)
+    return len(frames) == 1 and lowered._source_lines()[frames[0] - 1].startswith("def ")
 
 
 def _label(fn):

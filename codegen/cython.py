@@ -38,6 +38,7 @@ Helper functions are lowered per signature too: a `cdef` function when all its v
 scalars, else a `def`.
 """
 import keyword
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,29 @@ class Lowered:
     signature: str
     notes: list = field(default_factory=list)
     env: dict = field(default_factory=dict)     # module global -> captured value
+    lines: dict = field(default_factory=dict)   # .pyx line number -> Origin of its comment
+    checked_ints: bool = False    # Python-int arithmetic that may leave int64 (and rerun)
+    writes: bool = False          # writes into some array or list (maybe an argument)
+    effects: list = field(default_factory=list)   # Origins of calls kept for their effect
+    module_file: str = ""         # the .pyx file name its tracebacks show, once built
+
+    def origin_at(self, lineno):
+        """The user's line that the .pyx line `lineno` was generated from, or None."""
+        for k in range(lineno, 0, -1):
+            if k in self.lines:
+                return self.lines[k]
+            if self._starts_function(k):
+                return None
+        return None
+
+    def _starts_function(self, k):
+        text = self._source_lines()[k - 1] if 0 < k <= len(self._source_lines()) else ""
+        return text.startswith(("def ", "cdef ", "cpdef "))
+
+    def _source_lines(self):
+        if not hasattr(self, "_split"):
+            self._split = self.source.split("\n")
+        return self._split
 
 
 def lower(program, arg_types, label=""):
@@ -87,9 +111,17 @@ def lower(program, arg_types, label=""):
     module.function_of(typing, entry=True)
     while module.pending:
         module.emit(module.pending.pop(0))
-    return Lowered(source=module.source(label, typing), entry=module.names[
+    source = module.source(label, typing)
+    lines = {}
+    for k, text in enumerate(source.split("\n"), start=1):
+        origin = module.origins.get(text.strip())
+        if origin is not None:
+            lines[k] = origin
+    return Lowered(source=source, entry=module.names[
         (typing.fn.name, typing.args)][0], signature=signature(arg_types),
-        notes=module.notes, env=module.env)
+        notes=module.notes, env=module.env, lines=lines,
+        checked_ints=any(re.search(r"\b_astjax_i\w+\(", b) for b in module.bodies),
+        writes=module.writes, effects=module.effects)
 
 
 class ModuleEmitter:
@@ -101,6 +133,9 @@ class ModuleEmitter:
         self.pending = []
         self.bodies = []
         self.env = {}
+        self.origins = {}      # comment text -> the Origin it names
+        self.writes = False    # some statement writes into an array or a list
+        self.effects = []      # Origins of calls kept for their effect (print, ...)
 
     def function_of(self, typing, entry=False):
         """The generated name of a function specialization (queued for emission)."""
@@ -369,8 +404,31 @@ class FunctionEmitter:
     def note(self, s, status, detail=""):
         self.module.notes.append(Note(s, status, detail))
 
+    def _effects(self):
+        """What a rerun as Python would repeat: writes into arrays/lists, calls kept for their
+        effect. (An overflow of checked int arithmetic reruns the call as Python.)"""
+        module = self.module
+        for s in self.all_stmts:
+            if isinstance(s, gast.Assign):
+                t = self.typing.vars.get(s.targets[0].id) if isinstance(
+                    s.targets[0], gast.Name) else None
+                if isinstance(s.targets[0], gast.Subscript) or (
+                        getattr(s, "augmented", False) and not isinstance(t, Scalar)):
+                    module.writes = True
+            elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+                path = dotted_path(s.value.func) or ""
+                if isinstance(s.value.func, gast.Attribute) and s.value.func.attr in (
+                        "append", "pop", "extend", "insert", "remove", "clear", "sort",
+                        "reverse", "update", "fill", "setdefault", "add", "discard"):
+                    module.writes = True
+                elif path.startswith("np.") or path.startswith("numpy."):
+                    module.writes = True              # np.copyto(out, ...) and kin
+                else:
+                    module.effects.append(getattr(s, "origin", None))
+
     def emit(self):
         typing, fn = self.typing, self.fn
+        self._effects()
         for var in sorted(self.indexed):
             t = typing.vars[var]
             self.views[var] = self.fresh(f"{var}_mv")
@@ -425,7 +483,9 @@ class FunctionEmitter:
     def comment(self, s, out, pad, state, compact=False):
         origin = getattr(s, "origin", None)
         if origin is not None and origin != state["origin"] and origin.text:
-            out.append(f"{pad}# {origin.short}: {origin.text.strip()}")
+            text = f"# {origin.short}: {origin.text.strip()}"
+            out.append(f"{pad}{text}")
+            self.module.origins[text] = origin
         state["origin"] = origin or state["origin"]
 
     def statement(self, s, out, pad):
@@ -463,8 +523,13 @@ class FunctionEmitter:
             self.python_stmt(s, out, pad)
         elif isinstance(s, gast.Assert):       # the user's check: its test is a C or Python atom
             msg = f", {self.py_atom(s.msg)}" if s.msg is not None else ""
-            out.append(f"{pad}assert {self.c_or_py(s.test)}{msg}")
-            self.note(s, "Python", "assert runs as Python, for its effect")
+            try:                               # Cython makes `assert <C value>` a C test
+                test, status, detail = self.c_atom(s.test), "C", "assert: a C check"
+            except NotLowered:
+                test, status = self.py_atom(s.test), "Python"
+                detail = "assert of a Python value runs as Python"
+            out.append(f"{pad}assert {test}{msg}")
+            self.note(s, status, detail)
         else:
             out.append(f"{pad}{to_source(s).strip()}")
 

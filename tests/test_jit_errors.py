@@ -1,0 +1,235 @@
+"""jit keeps Python's meaning when compiled code fails or overflows (issue 10).
+
+Errors raised by compiled code keep their type and name the user's file:line; Python-int
+// and % floor like Python (C truncates), and a call that overflows int64 reruns as Python
+without repeating what the compiled run already did to its arguments. Oracle: the same
+function run by Python/NumPy.
+"""
+import itertools
+import traceback
+
+import numpy as np
+import pytest
+
+from astjax import explain, jit
+
+HERE = __file__
+
+
+def where(exc):
+    return "".join(traceback.format_exception(exc))
+
+
+def line_of(fn, text):
+    """The file:line of the line of fn's source containing text."""
+    import inspect
+    lines, first = inspect.getsourcelines(fn)
+    for k, line in enumerate(lines):
+        if text in line:
+            return f"{HERE}:{first + k}"
+    raise AssertionError(text)
+
+
+# ------------------------------------------------- Python's // and % on Python scalars
+
+def floordiv(a, b):
+    return a // b
+
+
+def mod(a, b):
+    return a % b
+
+
+def divmod_loop(n, d):
+    q, r = 0, 0
+    for i in range(n):
+        q = q + (i - 7) // d
+        r = r + (i - 7) % d
+    return q * 1000 + r
+
+
+INTS = [-7, 7, 2, -2, 1, -1, 0, 3, 2 ** 62, -2 ** 63, 2 ** 63 - 1]
+FLOATS = [-7.5, 7.5, 2.0, -2.0, 0.0, -0.0, 1e308, 3.0, 0.1]
+
+
+def outcome(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return type(exc)
+
+
+def same_outcome(got, want):
+    if isinstance(want, float) and isinstance(got, float):
+        if np.isnan(want):
+            return np.isnan(got)
+        return got == want and np.copysign(1, got) == np.copysign(1, want)
+    return type(got) is type(want) and got == want
+
+
+@pytest.mark.parametrize("fn", [floordiv, mod])
+@pytest.mark.parametrize("values", [INTS, FLOATS, [-7, 2.0, -0.5, 3]], ids=["int", "float",
+                                                                            "mixed"])
+def test_python_floor_division_and_modulo(fn, values):
+    assert floordiv(-7, 2) == -4 and mod(-7, 2) == 1 and mod(-7.5, 2) == 0.5
+    f = jit(fn)
+    bad = [(a, b, outcome(f, a, b), outcome(fn, a, b))
+           for a, b in itertools.product(values, values)
+           if not same_outcome(outcome(f, a, b), outcome(fn, a, b))]
+    assert bad == []
+    assert f.last.status == "compiled"
+
+
+def test_floor_division_in_a_compiled_loop():
+    f = jit(divmod_loop, strict=True)
+    for d in (3, -3, 1, -1):
+        assert f(15, d) == divmod_loop(15, d)
+    with pytest.raises(ZeroDivisionError) as info:
+        f(15, 0)
+    assert line_of(divmod_loop, "q = q + (i - 7) // d") in where(info.value)
+
+
+def test_int64_min_floor_divided_by_minus_one_is_exact():
+    assert jit(floordiv)(-2 ** 63, -1) == 2 ** 63
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.float32])
+def test_numpy_scalar_floor_divide_and_remainder_follow_numpy(dtype):
+    def both(a, b):
+        return np.floor_divide(a, b), np.remainder(a, b), a // b, a % b
+    f = jit(both)
+    values = [-7, 7, 2, -2, 0, 3] + ([-7.5, 0.5, -0.0] if np.dtype(dtype).kind == "f" else [])
+    with np.errstate(all="ignore"):
+        for a, b in itertools.product(values, values):
+            a, b = dtype(a), dtype(b)
+            got, want = f(a, b), both(a, b)
+            for g, w in zip(got, want):
+                assert type(g) is type(w)
+                np.testing.assert_array_equal(g, w)
+                assert np.signbit(g) == np.signbit(w)
+    assert f.last.status == "compiled"
+
+
+# ------------------------------------------- overflow reruns must not repeat mutations
+
+def bump_then_power(x, n):
+    x[0] = x[0] + 1.0
+    r = 1
+    for i in range(n):
+        r = r * 3
+    return r
+
+
+def inplace_then_power(x, n):
+    x += 1.0
+    r = 1
+    for i in range(n):
+        r = r * 3
+    return r
+
+
+def append_then_power(lst, n):
+    lst.append(n)
+    lst[0][0] = lst[0][0] + 1
+    r = 1
+    for i in range(n):
+        r = r * 3
+    return r
+
+
+def print_then_power(x, n):
+    print("start", n)
+    r = 1
+    for i in range(n):
+        r = r * 3
+    return r + x
+
+
+@pytest.mark.parametrize("fn", [bump_then_power, inplace_then_power])
+@pytest.mark.parametrize("n", [5, 50])
+def test_overflow_rerun_applies_an_array_write_once(fn, n):
+    want_x, got_x = np.arange(3.0), np.arange(3.0)
+    want = fn(want_x, n)
+    assert jit(fn)(got_x, n) == want
+    np.testing.assert_array_equal(got_x, want_x)
+
+
+def test_overflow_rerun_applies_a_list_write_once():
+    inner = [1]
+    want_l, got_l = [[1]], [inner]
+    want = append_then_power(want_l, 50)
+    assert jit(append_then_power)(got_l, 50) == want == 3 ** 50
+    assert got_l == want_l and got_l[0] is inner
+
+
+def test_overflow_after_print_refuses_naming_both_lines(capsys):
+    f = jit(print_then_power)
+    assert f(1, 5) == print_then_power(1, 5)
+    capsys.readouterr()
+    with pytest.raises(OverflowError) as info:
+        f(1, 50)
+    message = str(info.value)
+    assert line_of(print_then_power, "r = r * 3") in message
+    assert line_of(print_then_power, 'print("start", n)') in message
+    assert capsys.readouterr().out == "start 50\n"        # printed once, not twice
+
+
+# ------------------------------------------------ errors name the user's file:line
+
+def out_of_bounds(x):
+    s = 0.0
+    for i in range(x.shape[0] + 1):
+        s += x[i]
+    return s
+
+
+def write_out_of_bounds(x, k):
+    x[k] = 1.0
+    return x
+
+
+def helper_reads(x, i):
+    return x[i] * 2.0
+
+
+def calls_helper(x):
+    s = 0.0
+    for i in range(4):
+        s += helper_reads(x, i)
+    return s
+
+
+def checked(x, n):
+    assert n > 0, "n must be positive"
+    return x * n
+
+
+def test_index_error_names_the_users_line():
+    f = jit(out_of_bounds)
+    with pytest.raises(IndexError):
+        out_of_bounds(np.arange(3.0))
+    with pytest.raises(IndexError) as info:
+        f(np.arange(3.0))
+    assert line_of(out_of_bounds, "s += x[i]") in where(info.value)
+    assert "s += x[i]" in where(info.value)
+    with pytest.raises(IndexError) as info:
+        jit(write_out_of_bounds)(np.zeros(3), 5)
+    assert line_of(write_out_of_bounds, "x[k] = 1.0") in where(info.value)
+
+
+def test_index_error_in_a_helper_names_both_lines():
+    with pytest.raises(IndexError) as info:
+        jit(calls_helper)(np.arange(3.0))
+    text = where(info.value)
+    assert line_of(helper_reads, "return x[i] * 2.0") in text
+    assert line_of(calls_helper, "s += helper_reads(x, i)") in text
+
+
+def test_assert_is_a_c_check_with_the_users_message():
+    f = jit(checked, strict=True)            # strict: no line of it runs as Python
+    same = f(np.arange(3.0), 2)
+    np.testing.assert_array_equal(same, checked(np.arange(3.0), 2))
+    with pytest.raises(AssertionError, match="n must be positive") as info:
+        f(np.arange(3.0), 0)
+    assert line_of(checked, "assert n > 0") in where(info.value)
+    assert "Python" not in [line for line in explain(f).splitlines() if "assert" in line][0]
