@@ -26,6 +26,13 @@ class CompilerUnavailable(BuildError):
     """No working C compiler (or no Python headers): nothing can be compiled here."""
 
 
+class BuildReentered(BuildError):
+    """A build was asked for while this thread is already building one: code run by the
+    build (a module Cython imports, perhaps the user's own shadowing a standard-library name)
+    called a jitted function. Waiting for our own lock would deadlock: that call runs as
+    NumPy instead, and builds on a later call."""
+
+
 class FallbackError(AstjaxError):
     """`jit(..., strict=True)` and part of the function would run as Python/NumPy."""
 

@@ -233,3 +233,157 @@ def test_assert_is_a_c_check_with_the_users_message():
         f(np.arange(3.0), 0)
     assert line_of(checked, "assert n > 0") in where(info.value)
     assert "Python" not in [line for line in explain(f).splitlines() if "assert" in line][0]
+
+
+# ------------------------------------------ functions whose source jit cannot read
+
+import warnings  # noqa: E402
+
+from astjax import AstjaxWarning  # noqa: E402
+from codegen.errors import FallbackError  # noqa: E402
+
+
+def exec_defined():
+    namespace = {"np": np}
+    exec("def scaled(x):\n    return np.sin(x) * 2.0\n", namespace)
+    return namespace["scaled"]
+
+
+def test_unreadable_source_warns_once_and_runs_as_numpy():
+    fn = exec_defined()
+    x = np.linspace(0, 1, 5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = jit(fn)
+        same = f(x), f(x), jit(fn)(x)               # the same function: one warning
+    np.testing.assert_array_equal(same[0], fn(x))
+    np.testing.assert_array_equal(same[2], fn(x))
+    mine = [w for w in caught if issubclass(w.category, AstjaxWarning)]
+    assert len(mine) == 1 and "runs as NumPy" in str(mine[0].message)
+    assert mine[0].filename == HERE                  # points at the jit(...) line
+    assert "source cannot be read" in explain(f)
+
+
+@pytest.mark.parametrize("fn,args", [(np.sin, (np.arange(3.0),)), (np.add, (1.5, 2)),
+                                     (max, (3, 7)), (len, ([1, 2],))],
+                         ids=["ufunc", "binary-ufunc", "builtin-max", "builtin-len"])
+def test_builtins_and_ufuncs_run_as_themselves(fn, args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = jit(fn)
+    np.testing.assert_array_equal(f(*args), fn(*args))
+    assert "no Python source" in explain(f)
+    assert all(issubclass(w.category, AstjaxWarning) for w in caught)
+
+
+def test_unreadable_source_with_strict_raises():
+    with pytest.raises(FallbackError, match="source cannot be read"):
+        jit(exec_defined(), strict=True)
+    with pytest.raises(FallbackError, match="no Python source"):
+        jit(np.sin, strict=True)
+
+
+# ------------------------------------ a jit called from inside its own build: no deadlock
+
+MODEL = '''
+import numpy as np
+from astjax import jit
+
+@jit
+def outer(x):
+    return x * 2.0 + 1.0
+
+@jit
+def at_import(x):
+    return x * 3.0 - 0.5
+'''
+
+# a user module named like a standard-library module that Cython imports while it compiles;
+# it calls a jitted function when imported, then becomes the real module
+SHADOW = '''
+import model
+import numpy as np
+RESULT = model.at_import(np.arange(4.0))
+print("shadow called at_import:", RESULT.tolist(), flush=True)
+
+import importlib.util, os, sys, sysconfig
+_real = os.path.join(sysconfig.get_paths()["stdlib"], __name__ + ".py")
+_spec = importlib.util.spec_from_file_location(__name__, _real)
+_module = importlib.util.module_from_spec(_spec)
+sys.modules[__name__] = _module
+_spec.loader.exec_module(_module)
+globals().update({k: v for k, v in vars(_module).items() if not k.startswith("__")})
+'''
+
+MAIN = '''
+import sys
+import numpy as np
+import model
+from astjax import explain
+sys.modules.pop("{shadowed}", None)          # imported again, from here, during the build
+print("outer:", model.outer(np.arange(3.0)).tolist(), flush=True)
+print(explain(model.at_import))
+print("at_import later:", model.at_import(np.arange(4.0)).tolist(),
+      model.at_import.last.status, flush=True)
+'''
+
+
+PROBE = '''
+import sys
+import numpy as np
+from astjax import jit
+def double(x):
+    return x * 2.0 + 1.0
+before = set(sys.modules)
+jit(double)(np.arange(3.0))
+print(" ".join(sorted(m for m in set(sys.modules) - before if "." not in m)))
+'''
+
+
+def find_shadowed_module(folder):
+    """A standard-library module that the first jit build of a process imports."""
+    import subprocess
+    import sys
+    (folder / "probe.py").write_text(PROBE)
+    (folder / "probe_cache").mkdir()
+    out = subprocess.run([sys.executable, "probe.py"], capture_output=True, text=True,
+                         timeout=300, env=_env(str(folder / "probe_cache")),
+                         cwd=folder).stdout.split()
+    for name in ("calendar", "glob", "gzip", "quopri", "gettext", "argparse"):
+        if name in out:
+            return name
+    raise AssertionError(f"no candidate module imported by the build: {out}")
+
+
+def _root():
+    import os
+    return os.path.dirname(os.path.dirname(os.path.abspath(HERE)))
+
+
+def _env(cache):
+    import os
+    env = dict(os.environ, ASTJAX_CACHE_DIR=cache)
+    env["PYTHONPATH"] = _root() + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_jit_called_inside_a_build_does_not_deadlock(tmp_path):
+    import subprocess
+    import sys
+    shadowed = find_shadowed_module(tmp_path)
+    (tmp_path / "model.py").write_text(MODEL)
+    (tmp_path / f"{shadowed}.py").write_text(SHADOW)
+    (tmp_path / "main.py").write_text(MAIN.format(shadowed=shadowed))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    try:
+        proc = subprocess.run([sys.executable, "main.py"], capture_output=True, text=True,
+                              timeout=400, cwd=tmp_path, env=_env(str(cache)))
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"deadlock: jit called from inside a build hung\n{exc.stdout}")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "shadow called at_import: [-0.5, 2.5, 5.5, 8.5]" in out      # NumPy's answer
+    assert "outer: [1.0, 3.0, 5.0]" in out
+    assert "ran as NumPy: jit was called again while this thread was building" in out
+    assert "at_import later: [-0.5, 2.5, 5.5, 8.5] compiled" in out
