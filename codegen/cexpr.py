@@ -302,6 +302,22 @@ cdef double _astjax_zero_division_float(const char *what) except? -1.0 nogil:
     with gil:
         raise ZeroDivisionError(what.decode())
 
+from codegen.errors import ListItemType as _AstjaxListItemType
+
+cdef int _astjax_wrong_item(object o, str want) except -1:
+    raise _AstjaxListItemType(f"a list item typed {want} holds the {type(o).__name__} {o!r}: "
+                              "astjax inferred the list's items wrongly (please report)")
+
+cdef inline int64_t _astjax_int_item(object o) except? -1:
+    if type(o) is not int:
+        _astjax_wrong_item(o, "int")
+    return o
+
+cdef inline double _astjax_float_item(object o) except? -1.0:
+    if type(o) is not float:
+        _astjax_wrong_item(o, "float")
+    return o
+
 cdef inline int64_t _astjax_ifloordiv(int64_t a, int64_t b) except? -1 nogil:
     cdef int64_t r
     if b == 0:

@@ -49,7 +49,7 @@ from astjax.core.form import is_effect_stmt
 
 from . import cexpr, kernels, threads
 from .cexpr import UNARY_TEXT, NotLowered, c_type, is_c_array, is_c_scalar
-from .types import Array, Const, Obj, Scalar, Tuple, infer, signature
+from .types import Array, Const, ListOf, Obj, Scalar, Tuple, infer, signature
 
 RESERVED = set(keyword.kwlist) | {
     "auto", "char", "const", "default", "do", "double", "enum", "extern", "float", "goto",
@@ -659,6 +659,11 @@ class FunctionEmitter:
                     self.typing.vars.get(target)):      # `x -= y`: NumPy's in-place update
                 out.append(f"{pad}{self.py_name(target)} {_SYMBOL[type(op.op)]}= "
                            f"{self.py_atom(op.right)}")
+            elif self._list_item_read(target, s.value):    # checked: never truncate
+                kind = self.typing.vars[target].dtype.kind
+                out.append(f"{pad}{self.py_name(target)} = "
+                           f"_astjax_{'int' if kind == 'i' else 'float'}_item("
+                           f"{self.py_expr(s.value)})")
             else:
                 out.append(f"{pad}{self.py_name(target)} = {self.py_expr(s.value)}")
             self.rebind(target, out, pad)
@@ -669,6 +674,13 @@ class FunctionEmitter:
                 status, detail = "NumPy", f"Python value ({target} {target_t.reason})"
         if record:
             self.note(s, status, detail)
+
+    def _list_item_read(self, target, op):
+        """`n = lst[i]` into a C int64/double from a list typed as holding Python ints or
+        floats: the item's type is checked (Cython would truncate 0.25 into an int)."""
+        t = self.typing.vars.get(target)
+        return is_c_scalar(t) and t.weak and t.dtype.kind in "if" and \
+            isinstance(op, gast.Subscript) and isinstance(self.typing.type_of(op.value), ListOf)
 
     def classify(self, op, reason=None):
         """("NumPy", what) for by-design calls, else ("Python", why it is not C)."""

@@ -42,6 +42,11 @@ class IntOverflow(OverflowError):
     call as Python (whose ints are exact). Raised by generated code, caught by `jit`."""
 
 
+class ListItemType(AstjaxError, TypeError):
+    """Compiled code read a list item of another Python type than inferred (an inference
+    bug): raised instead of converting it (Cython would truncate a float into a C int)."""
+
+
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 

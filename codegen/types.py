@@ -174,6 +174,8 @@ def join_items(a, b):
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         return Obj(f"list items hold both {a} and {b} (write 0.0 rather than 0 in a list "
                    f"of floats to keep its items C doubles)")
+    if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.items) == len(b.items):
+        return Tuple(tuple(join_items(x, y) for x, y in zip(a.items, b.items)))
     return join(a, b)
 
 

@@ -110,6 +110,35 @@ def test_numpy_scalar_floor_divide_and_remainder_follow_numpy(dtype):
     assert f.last.status == "compiled"
 
 
+def shifts(a, b):
+    return (a << b) + (a >> b)
+
+
+def test_shifts_of_python_ints_are_exact():
+    f = jit(shifts)
+    for a, b in [(1, 70), (-7, 3), (3, 0), (-1, 64), (2 ** 62, 5)]:
+        assert f(a, b) == shifts(a, b)
+    with pytest.raises(ValueError):
+        f(1, -1)
+
+
+def test_list_items_of_another_type_than_inferred_are_refused():
+    from codegen import cexpr
+    from codegen.build import build_module
+    from codegen.errors import ListItemType
+    m = build_module("from libc.stdint cimport int64_t\n" + cexpr.CHECKED_INT_PRELUDE +
+                     "\ndef first_int(lst):\n    return _astjax_int_item(lst[0])\n"
+                     "\ndef first_float(lst):\n    return _astjax_float_item(lst[0])\n",
+                     "list_items")
+    assert m.first_int([3]) == 3 and m.first_float([0.25]) == 0.25
+    with pytest.raises(ListItemType, match="holds the float 0.25"):
+        m.first_int([0.25])                 # Cython alone would give 0
+    with pytest.raises(ListItemType, match="holds the int 1"):
+        m.first_float([1])
+    with pytest.raises(OverflowError):
+        m.first_int([2 ** 70])
+
+
 # ------------------------------------------- overflow reruns must not repeat mutations
 
 def bump_then_power(x, n):
