@@ -69,7 +69,8 @@ class Specialization:
         self.lowered = None             # codegen.cython.Lowered
         self.module = None
         self.future = None
-        self.snapshot = False           # save the arguments' contents before each call
+        self.snapshot = ()              # parameters whose contents are saved before a call
+        self.captured = []              # and the captured values, to undo writes on a rerun
 
     def poll(self):
         """Switch to the extension once its background build is done."""
@@ -87,7 +88,11 @@ class Specialization:
         self.entry = getattr(module, self.lowered.entry)
         self.status, self.reason = "compiled", ""
         self.lowered.module_file = module.__name__.rsplit(".", 1)[-1] + ".pyx"
-        self.snapshot = guard.needs_snapshot(self.lowered) and self.lowered.checked_ints
+        params, captured = self.lowered.written
+        if guard.needs_snapshot(self.lowered) and self.lowered.checked_ints and (
+                params or captured):       # the arguments and globals it may write into
+            self.snapshot = params
+            self.captured = [self.lowered.env[name] for name in captured]
 
 
 _bound_env = {}      # module name -> the captured values its globals hold
@@ -159,7 +164,8 @@ class JitFunction:
             self.last = spec
             if spec.future is not None:
                 spec.poll()
-        saved = guard.Snapshot.of(args) if spec.snapshot else None
+        saved = guard.Snapshot.of([args[k] for k in spec.snapshot] + spec.captured) \
+            if spec.snapshot else None
         try:
             return spec.entry(*args)
         except Exception as exc:
@@ -175,9 +181,11 @@ class JitFunction:
         """Python ints left C int64: this call runs as Python (exact ints), unless the
         compiled run already did what a rerun would repeat."""
         lowered = spec.lowered
+        params, captured = lowered.written
+        unsafe = lowered.effects or ((params or captured) and saved is None)
         if saved is not None:
             saved.restore()
-        elif guard.generated_frames(exc, lowered) and (lowered.effects or lowered.writes) and \
+        if unsafe and guard.generated_frames(exc, lowered) and \
                 not _raised_on_entry(exc, lowered):
             raise guard.overflow_refusal(exc, lowered, self.__name__) from exc
         return self.fn(*args)

@@ -84,6 +84,7 @@ class Lowered:
     writes: bool = False          # writes into some array or list (maybe an argument)
     effects: list = field(default_factory=list)   # Origins of calls kept for their effect
     module_file: str = ""         # the .pyx file name its tracebacks show, once built
+    written: tuple = ((), ())     # (parameter indices, captured globals) it may write into
 
     def origin_at(self, lineno):
         """The user's line that the .pyx line `lineno` was generated from, or None."""
@@ -121,7 +122,23 @@ def lower(program, arg_types, label=""):
         (typing.fn.name, typing.args)][0], signature=signature(arg_types),
         notes=module.notes, env=module.env, lines=lines,
         checked_ints=any(re.search(r"\b_astjax_i\w+\(", b) for b in module.bodies),
-        writes=module.writes, effects=module.effects)
+        writes=module.writes, effects=module.effects, written=_written_inputs(module))
+
+
+def _written_inputs(module):
+    """(indices of the entry's parameters, names of captured globals) that the call may
+    write into: what an overflow rerun must restore first."""
+    entry, helpers = module.emitters[0], module.emitters[1:]
+    helpers_write = any(h.written_bases for h in helpers)
+
+    def written(emitter, var):
+        names = emitter.aliases_of(var)
+        return bool(names & emitter.written_bases) or (
+            helpers_write and bool(names & emitter.helper_args))
+    params = tuple(k for k, p in enumerate(entry.fn.params) if written(entry, p))
+    captured = tuple(sorted({e.env_names[name] for e in module.emitters for name in e.fn.env
+                             if written(e, name) or helpers_write}))
+    return params, captured
 
 
 class ModuleEmitter:
@@ -136,6 +153,7 @@ class ModuleEmitter:
         self.origins = {}      # comment text -> the Origin it names
         self.writes = False    # some statement writes into an array or a list
         self.effects = []      # Origins of calls kept for their effect (print, ...)
+        self.emitters = []     # FunctionEmitters, the entry first
 
     def function_of(self, typing, entry=False):
         """The generated name of a function specialization (queued for emission)."""
@@ -406,25 +424,55 @@ class FunctionEmitter:
 
     def _effects(self):
         """What a rerun as Python would repeat: writes into arrays/lists, calls kept for their
-        effect. (An overflow of checked int arithmetic reruns the call as Python.)"""
+        effect. (An overflow of checked int arithmetic reruns the call as Python.)
+
+        Records the names written into (`x[i] = v`, `x -= v` on an array, `lst.append(v)`,
+        `np.copyto(out, v)`) and the names passed to helpers; `written_params` follows them
+        back to the parameters they may alias."""
         module = self.module
+        self.written_bases, self.helper_args = set(), set()
         for s in self.all_stmts:
             if isinstance(s, gast.Assign):
-                t = self.typing.vars.get(s.targets[0].id) if isinstance(
-                    s.targets[0], gast.Name) else None
-                if isinstance(s.targets[0], gast.Subscript) or (
-                        getattr(s, "augmented", False) and not isinstance(t, Scalar)):
-                    module.writes = True
+                target = s.targets[0]
+                t = self.typing.vars.get(target.id) if isinstance(target, gast.Name) else None
+                if isinstance(target, gast.Subscript):
+                    self.written_bases |= _names_in(target.value)
+                elif getattr(s, "augmented", False) and not isinstance(t, Scalar):
+                    self.written_bases.add(target.id)
+                if isinstance(s.value, gast.Call) and prim_key(s.value, self.fn.helpers) \
+                        == "helper":
+                    self.helper_args |= _names_in(s.value)
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
-                path = dotted_path(s.value.func) or ""
-                if isinstance(s.value.func, gast.Attribute) and s.value.func.attr in (
+                call = s.value
+                path = dotted_path(call.func) or ""
+                if isinstance(call.func, gast.Attribute) and call.func.attr in (
                         "append", "pop", "extend", "insert", "remove", "clear", "sort",
                         "reverse", "update", "fill", "setdefault", "add", "discard"):
-                    module.writes = True
+                    self.written_bases |= _names_in(call.func.value)
                 elif path.startswith("np.") or path.startswith("numpy."):
-                    module.writes = True              # np.copyto(out, ...) and kin
+                    self.written_bases |= _names_in(call)     # np.copyto(out, ...) and kin
+                elif prim_key(call, self.fn.helpers) == "helper":
+                    self.helper_args |= _names_in(call)
                 else:
                     module.effects.append(getattr(s, "origin", None))
+        if self.written_bases:
+            module.writes = True
+        module.emitters.append(self)
+
+    def aliases_of(self, var):
+        """The names that may hold `var` or a view/part of it (conservatively)."""
+        out, changed = {var}, True
+        while changed:
+            changed = False
+            for s in self.all_stmts:
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    name = s.targets[0].id
+                    t = self.typing.vars.get(name)
+                    if name not in out and not isinstance(t, (Scalar, Const)) and \
+                            _names_in(s.value) & out:
+                        out.add(name)
+                        changed = True
+        return out
 
     def emit(self):
         typing, fn = self.typing, self.fn
@@ -739,6 +787,10 @@ def _is_item_of(s, var):
 
 def _size_of(view, t):
     return " * ".join(f"{view}.shape[{k}]" for k in range(t.ndim)) or "1"
+
+
+def _names_in(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
 def _names_read(s):

@@ -12,10 +12,13 @@ text, found from the .pyx line in its traceback through the `# model.py:12: ...`
 codegen.cython writes before each statement (`Lowered.lines`).
 
 Checked Python-int arithmetic that leaves int64 reruns the call as Python, whose ints are
-exact. A rerun must not repeat what the compiled run already did: arrays and lists the call
-may have written are restored first from a `Snapshot` taken before the call (taken only for
-functions that both write and may overflow), and a function with other effects (print)
-refuses with an OverflowError naming the line instead of printing twice.
+exact. A rerun must not repeat what the compiled run already did:
+- the arguments and captured globals the call may write into (`Lowered.written`, followed
+  through aliases) are restored first from a `Snapshot` taken before the call, only for
+  functions that both write and may overflow, and only up to SNAPSHOT_BYTES of arrays;
+- writes into larger arguments, or other effects (print), make the overflow an OverflowError
+  naming the overflowing line and what cannot be undone, instead of a rerun;
+- an overflow while converting the arguments (before the body ran) always reruns.
 """
 import os
 
@@ -72,18 +75,28 @@ def needs_snapshot(lowered):
     return lowered is not None and lowered.writes and not lowered.effects
 
 
+SNAPSHOT_BYTES = 1 << 18     # arrays larger than this (together) are not copied per call
+
+
 class Snapshot:
     """The contents of every array, list, dict and set reachable from the arguments, to put
-    back in place (same objects, so the caller's references stay valid) before a rerun."""
+    back in place (same objects, so the caller's references stay valid) before a rerun.
+
+    Copying costs a pass over the data on every call, so arrays of more than SNAPSHOT_BYTES
+    in all are not saved: `of` returns None, and an overflow after a write then refuses
+    (overflow_refusal) rather than rerun."""
 
     def __init__(self):
         self.saved = []
+        self.nbytes = 0
 
     @classmethod
     def of(cls, values):
         snap, seen = cls(), set()
         for v in values:
             snap._save(v, seen)
+            if snap.nbytes > SNAPSHOT_BYTES:
+                return None
         return snap
 
     def _save(self, v, seen):
@@ -92,6 +105,9 @@ class Snapshot:
         if isinstance(v, np.ndarray):
             seen.add(id(v))
             if v.flags.writeable:
+                self.nbytes += v.nbytes
+                if self.nbytes > SNAPSHOT_BYTES:
+                    return
                 self.saved.append((v, v.copy()))
             if v.dtype == object:
                 for item in v.flat:
@@ -129,11 +145,16 @@ def overflow_refusal(exc, lowered, fn_name):
     where = user_lines(exc, lowered)
     at = f" at {where[0]}" if where else ""
     effects = [o for o in lowered.effects if o is not None]
-    because = f"{effects[0].filename}:{effects[0].lineno}: {effects[0].text.strip()}" \
-        if effects else "a call kept for its effect"
+    if effects:
+        because = f"ran {effects[0].filename}:{effects[0].lineno}: {effects[0].text.strip()}"
+    elif lowered.effects:
+        because = "ran a call kept for its effect"
+    else:
+        because = (f"wrote into its arguments (over {SNAPSHOT_BYTES >> 10} KiB of arrays: "
+                   f"too large to save on every call)")
     return OverflowError(
         f"jit-compiled {fn_name}: Python int arithmetic left C int64{at}. The call cannot "
-        f"rerun as Python (whose ints are exact): it already ran {because}. Use NumPy ints "
+        f"rerun as Python (whose ints are exact): it already {because}. Use NumPy ints "
         f"(np.int64, which wrap) or floats there, or call the function without jit.")
 
 

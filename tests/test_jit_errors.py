@@ -191,6 +191,49 @@ def test_overflow_rerun_applies_a_list_write_once():
     assert got_l == want_l and got_l[0] is inner
 
 
+COUNTS = np.zeros(3)
+
+
+def global_then_power(n):
+    COUNTS[0] = COUNTS[0] + 1.0
+    r = 1
+    for i in range(n):
+        r = r * 3
+    return r
+
+
+def local_then_power(x, n):
+    w = np.zeros(3)
+    w[0] = x[0] + 1.0
+    r = 1
+    for i in range(n):
+        r = r * 3
+    return r + w[0]
+
+
+def test_overflow_rerun_applies_a_global_write_once():
+    COUNTS[:] = 0
+    assert jit(global_then_power)(50) == 3 ** 50
+    np.testing.assert_array_equal(COUNTS, [1.0, 0.0, 0.0])
+
+
+def test_overflow_after_writing_only_locals_reruns_without_copies():
+    f = jit(local_then_power)
+    x = np.arange(3.0)
+    assert f(x, 50) == local_then_power(x, 50)
+    assert f.last.snapshot == () and f.last.lowered.writes      # x is only read
+
+
+def test_overflow_after_writing_a_large_argument_refuses():
+    from codegen.guard import SNAPSHOT_BYTES
+    x = np.zeros(SNAPSHOT_BYTES // 8 + 1)
+    f = jit(bump_then_power)
+    assert f(x, 5) == 243 and x[0] == 1.0
+    with pytest.raises(OverflowError, match="wrote into its arguments") as info:
+        f(x, 50)
+    assert line_of(bump_then_power, "r = r * 3") in str(info.value)
+
+
 def test_overflow_after_print_refuses_naming_both_lines(capsys):
     f = jit(print_then_power)
     assert f(1, 5) == print_then_power(1, 5)
