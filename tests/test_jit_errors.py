@@ -89,6 +89,20 @@ def test_floor_division_in_a_compiled_loop():
     assert line_of(divmod_loop, "q = q + (i - 7) // d") in where(info.value)
 
 
+def ratio(a, b):
+    return a / b + 1.0
+
+
+def test_true_division_by_zero_names_the_line():
+    with pytest.raises(ZeroDivisionError):
+        ratio(1.0, 0.0)
+    f = jit(ratio)
+    assert f(1.0, 4.0) == ratio(1.0, 4.0)
+    with pytest.raises(ZeroDivisionError) as info:
+        f(1.0, 0.0)
+    assert line_of(ratio, "return a / b + 1.0") in where(info.value)
+
+
 def test_int64_min_floor_divided_by_minus_one_is_exact():
     assert jit(floordiv)(-2 ** 63, -1) == 2 ** 63
 
