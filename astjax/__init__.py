@@ -3,7 +3,8 @@ as a source-to-source compiler.  Every transformed function is new, readable Pyt
 see ``astjax.source(fn)``."""
 import astjax.rules  # noqa: F401  (fills the rule table)
 from astjax.api import grad, source, value_and_grad, vjp
-from astjax.errors import AstjaxError, DifferentiationError, NoRuleError, SourceError, UnsupportedError
+from astjax.errors import (AstjaxError, AstjaxWarning, DifferentiationError, NoRuleError,
+                           SourceError, UnsupportedError)
 from astjax.autodiff.custom import custom_jvp, custom_vjp
 from astjax.autodiff.jacobians import hessian, jacfwd, jacrev, jvp
 from astjax.batching import vmap
@@ -25,5 +26,6 @@ def __getattr__(name):
 from astjax.version import __version__  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "custom_jvp",
-           "custom_vjp", "jit", "pmap", "devices", "device_count", "lax", "explain", "source", "AstjaxError", "SourceError", "UnsupportedError",
+           "custom_vjp", "jit", "pmap", "devices", "device_count", "lax", "explain", "source",
+           "AstjaxError", "AstjaxWarning", "SourceError", "UnsupportedError",
            "NoRuleError", "DifferentiationError"]

@@ -22,21 +22,24 @@ in place (the caller's array too, when x is an argument, and every alias of it).
 """
 import functools
 import inspect
+import os
 import textwrap
+import threading
+import types as pytypes
+import warnings
 
 import numpy as np
 
-from codegen import cache
+from codegen import cache, guard
 from codegen.background import build_in_background
 from codegen.build import BuildFlags
-from codegen.errors import must_run_as_python
 from codegen.cython import lower
-from codegen.errors import BuildError, FallbackError
+from codegen.errors import BuildError, BuildReentered, FallbackError
 from codegen.types import Const, of_value, signature
 
 from astjax.aot import prebuilt
 from astjax.core.emit import render
-from astjax.errors import AstjaxError
+from astjax.errors import AstjaxError, AstjaxWarning
 from astjax.core.normalize import normalize
 from astjax.aot.signatures import declared_signatures
 
@@ -66,6 +69,8 @@ class Specialization:
         self.lowered = None             # codegen.cython.Lowered
         self.module = None
         self.future = None
+        self.snapshot = ()              # parameters whose contents are saved before a call
+        self.captured = []              # and the captured values, to undo writes on a rerun
 
     def poll(self):
         """Switch to the extension once its background build is done."""
@@ -82,6 +87,12 @@ class Specialization:
         self.module = module
         self.entry = getattr(module, self.lowered.entry)
         self.status, self.reason = "compiled", ""
+        self.lowered.module_file = module.__name__.rsplit(".", 1)[-1] + ".pyx"
+        params, captured = self.lowered.written
+        if guard.needs_snapshot(self.lowered) and self.lowered.checked_ints and (
+                params or captured):       # the arguments and globals it may write into
+            self.snapshot = params
+            self.captured = [self.lowered.env[name] for name in captured]
 
 
 _bound_env = {}      # module name -> the captured values its globals hold
@@ -107,13 +118,23 @@ class JitFunction:
         functools.update_wrapper(self, fn)
         self.__astjax_function__ = fn
         self.fn = fn
+        self.unreadable = _unreadable(fn)   # why jit cannot compile fn at all, or ""
+        if self.unreadable:
+            if strict:
+                raise FallbackError(f"jit(strict=True): {_name(fn)} runs as NumPy: "
+                                    f"{self.unreadable}")
+            _warn_once(fn, f"jit: {_name(fn)} runs as NumPy, uncompiled: {self.unreadable}")
         self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) \
             else tuple(static_argnums)
         self.strict = strict
         self.background = background
         self.flags = BuildFlags(boundscheck=boundscheck)
         self.specializations = {}      # signature key -> Specialization
+        self.reentered = {}            # signature -> why a call ran as NumPy mid-build
         self.last = None
+        if self.unreadable:
+            self._program, self.signatures = None, []
+            return
         self._signature = inspect.signature(fn)
         self._nparams = len(self._signature.parameters)
         self._defaults = tuple(p.default for p in self._signature.parameters.values())
@@ -132,6 +153,8 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
+        if self.unreadable:
+            return self.fn(*args, **kwargs)
         if kwargs or len(args) != self._nparams:
             if not kwargs and self._min_args <= len(args) < self._nparams:
                 args = args + self._defaults[len(args):]      # the common case, fast
@@ -147,12 +170,31 @@ class JitFunction:
             self.last = spec
             if spec.future is not None:
                 spec.poll()
+        saved = guard.Snapshot.of([args[k] for k in spec.snapshot] + spec.captured) \
+            if spec.snapshot else None
         try:
             return spec.entry(*args)
-        except OverflowError as exc:     # Python ints left C int64: this call runs as Python
-            if spec.entry is self.fn or not must_run_as_python(exc, args):
+        except Exception as exc:
+            if spec.entry is self.fn:
                 raise
-            return self.fn(*args)
+            if not guard.is_int_overflow(exc, args):
+                guard.name_user_line(exc, spec.lowered, self.__name__)
+                raise
+            overflow = exc
+        return self._rerun_as_python(spec, overflow, args, saved)
+
+    def _rerun_as_python(self, spec, exc, args, saved):
+        """Python ints left C int64: this call runs as Python (exact ints), unless the
+        compiled run already did what a rerun would repeat."""
+        lowered = spec.lowered
+        params, captured = lowered.written
+        unsafe = lowered.effects or ((params or captured) and saved is None)
+        if saved is not None:
+            saved.restore()
+        if unsafe and guard.generated_frames(exc, lowered) and \
+                not _raised_on_entry(exc, lowered):
+            raise guard.overflow_refusal(exc, lowered, self.__name__) from exc
+        return self.fn(*args)
 
     def _key(self, args):
         key = []
@@ -216,6 +258,12 @@ class JitFunction:
             spec.activate(module)
         except _EnvConflict:
             self._build(spec, salt + 1)
+        except BuildReentered as exc:      # called from inside a build: NumPy this once
+            self._fallback(spec, str(exc))
+            for key, value in list(self.specializations.items()):
+                if value is spec:          # a later call (after that build) compiles
+                    del self.specializations[key]
+                    self.reentered[spec.signature] = str(exc)
         except BuildError as exc:
             self._fallback(spec, f"the build failed: {exc}")
 
@@ -246,6 +294,58 @@ class JitFunction:
         return f"<jit {self.__name__}: {len(self.specializations)} signature(s)>"
 
 
+def _raised_on_entry(exc, lowered):
+    """Whether exc came from converting the arguments (nothing of the body ran yet)."""
+    frames = guard.generated_frames(exc, lowered)
+    return len(frames) == 1 and lowered._source_lines()[frames[0] - 1].startswith("def ")
+
+
+_warned = set()          # functions jit already warned about (once per function)
+
+
+def _unreadable(fn):
+    """Why astjax cannot read fn's source (so jit runs it as it is), or ""."""
+    target = inspect.unwrap(fn)
+    if isinstance(target, pytypes.MethodType):
+        target = target.__func__
+    if not isinstance(target, pytypes.FunctionType):
+        kind = "a NumPy ufunc" if isinstance(target, np.ufunc) else \
+            f"a {type(target).__name__}, not a Python function"
+        return f"it is {kind}: there is no Python source to compile (it already runs as C)"
+    if getattr(fn, "__astjax_source__", None) is not None:
+        return ""
+    try:
+        inspect.getsource(target)
+    except (OSError, TypeError) as exc:
+        return (f"its source cannot be read ({exc}): it was defined by exec/eval or at an "
+                f"interactive prompt; define it in a file to compile it")
+    return ""
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _warn_once(fn, message):
+    key = getattr(inspect.unwrap(fn), "__code__", None) or fn
+    try:
+        if key in _warned:
+            return
+        _warned.add(key)
+    except TypeError:      # unhashable callable: warn every time
+        pass
+    warnings.warn(message, AstjaxWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel():
+    """The stacklevel of the first frame outside astjax (the user's jit(...) line)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _label(fn):
     code = fn.__code__
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno} {fn.__name__}"
@@ -269,7 +369,13 @@ def explain(f):
     """What `jit` made of f, per signature: lines in C, lines in NumPy, fallbacks and why."""
     if not isinstance(f, JitFunction):
         raise TypeError(f"explain() takes a jit function, got {type(f).__name__}")
+    if f.unreadable:
+        return Explanation(f"{_name(f.fn)}: runs as NumPy, uncompiled: {f.unreadable}")
     lines = [f"{f.__name__} ({_label(f.fn)}): {len(f.specializations)} signature(s)"]
+    compiled = {spec.signature for spec in f.specializations.values()}
+    for signature_text, reason in f.reentered.items():
+        if signature_text not in compiled:
+            lines.append(f"  {signature_text}: ran as NumPy: {reason}")
     for spec in f.specializations.values():
         where = spec.module.__name__ if spec.module is not None else ""
         state = {"compiled": f"compiled to C ({where})", "building": "building in the "
@@ -288,8 +394,9 @@ def _describe_notes(notes, indent="  "):
         entry = by_line.setdefault(key, {"origin": origin, "status": "C", "details": []})
         if _RANK[note.status] >= _RANK[entry["status"]]:
             entry["status"] = note.status
-        if note.status == "Python" and note.detail not in entry["details"]:
-            entry["details"].append(note.detail)
+        if note.status == "Python" and not any(note.detail in d or d in note.detail
+                                                for d in entry["details"]):
+            entry["details"].append(note.detail)    # "add of <why>" says no more than <why>
         if note.status == "fused" and "recomputes" in note.detail:
             entry["details"].append(note.detail.split("; ", 1)[1])
         if note.status == "NumPy" and note.detail not in entry["details"] \

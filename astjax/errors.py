@@ -5,6 +5,11 @@ class AstjaxError(Exception):
     """Base class of every error astjax raises on purpose."""
 
 
+class AstjaxWarning(UserWarning):
+    """astjax did less than asked, and says so once: e.g. `jit` of a function whose source
+    it cannot read runs that function as it is (NumPy), uncompiled."""
+
+
 class SourceError(AstjaxError):
     """A problem with a construct in the user's function, located at file:line."""
 

@@ -6,6 +6,8 @@ Layers, each depending only on those above it:
 - build.py       Cython + C compiler -> imported extension module (BuildFlags)
 - cache.py       on-disk cache of built modules, safe across processes
 - background.py  build in a thread while the caller runs NumPy
+- guard.py       when compiled code raises: name the user's line; rerun an int64 overflow as
+                 Python with the arguments' writes undone (or refuse)
 """
 from .background import build_in_background
 from .build import BuildFlags, build_module

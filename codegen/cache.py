@@ -54,7 +54,7 @@ from pathlib import Path
 
 from . import build, threads
 from .build import BuildFlags
-from .errors import BuildError
+from .errors import BuildError, BuildReentered
 
 CACHE_FORMAT = 1          # bump when the layout of entries changes
 _DEFAULT_FLAGS = BuildFlags()
@@ -450,12 +450,29 @@ def _publish(entry, modname, key, builder, meta_extra):
     return meta
 
 
+_building = threading.local()     # .active: this thread is loading or building a module
+
+
 def _load_or_publish(key, modname, builder, meta_extra):
     """The module of `key`: from this process, else from disk, else built once."""
     module = _modules.get(key)
     if module is not None:
         _stats["memory_hits"] += 1
         return module
+    if getattr(_building, "active", None):
+        raise BuildReentered(
+            f"jit was called again while this thread was building {_building.active}: code "
+            f"that the build ran (a module imported by Cython or by the extension -- perhaps "
+            f"one of yours named like a standard-library module) called a jitted function; "
+            f"that call runs as NumPy, not waiting on the build's own lock (a deadlock)")
+    _building.active = modname
+    try:
+        return _load_or_publish_unlocked(key, modname, builder, meta_extra)
+    finally:
+        _building.active = None
+
+
+def _load_or_publish_unlocked(key, modname, builder, meta_extra):
     with _thread_lock(key):
         module = _modules.get(key)
         if module is not None:

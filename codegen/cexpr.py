@@ -284,11 +284,62 @@ cdef extern from "astjax_math.h" nogil:
     bint astjax_add_ovf(int64_t, int64_t, int64_t *)
     bint astjax_sub_ovf(int64_t, int64_t, int64_t *)
     bint astjax_mul_ovf(int64_t, int64_t, int64_t *)
+    bint astjax_floordiv_ovf(int64_t, int64_t, int64_t *)
+    int64_t astjax_py_mod_int(int64_t, int64_t)
+    double astjax_py_floordiv_float(double, double)
+    double astjax_py_mod_float(double, double)
 from codegen.errors import IntOverflow as _AstjaxIntOverflow
 
 cdef int64_t _astjax_overflow() except? -1 nogil:
     with gil:
         raise _AstjaxIntOverflow("Python int arithmetic left int64: rerun as Python")
+
+cdef int64_t _astjax_zero_division(const char *what) except? -1 nogil:
+    with gil:
+        raise ZeroDivisionError(what.decode())
+
+cdef double _astjax_zero_division_float(const char *what) except? -1.0 nogil:
+    with gil:
+        raise ZeroDivisionError(what.decode())
+
+from codegen.errors import ListItemType as _AstjaxListItemType
+
+cdef int _astjax_wrong_item(object o, str want) except -1:
+    raise _AstjaxListItemType(f"a list item typed {want} holds the {type(o).__name__} {o!r}: "
+                              "astjax inferred the list's items wrongly (please report)")
+
+cdef inline int64_t _astjax_int_item(object o) except? -1:
+    if type(o) is not int:
+        _astjax_wrong_item(o, "int")
+    return o
+
+cdef inline double _astjax_float_item(object o) except? -1.0:
+    if type(o) is not float:
+        _astjax_wrong_item(o, "float")
+    return o
+
+cdef inline int64_t _astjax_ifloordiv(int64_t a, int64_t b) except? -1 nogil:
+    cdef int64_t r
+    if b == 0:
+        return _astjax_zero_division(b"integer division or modulo by zero")
+    if astjax_floordiv_ovf(a, b, &r):
+        return _astjax_overflow()
+    return r
+
+cdef inline int64_t _astjax_pymod_int(int64_t a, int64_t b) except? -1 nogil:
+    if b == 0:
+        return _astjax_zero_division(b"integer modulo by zero")
+    return astjax_py_mod_int(a, b)
+
+cdef inline double _astjax_pyfloordiv_float(double a, double b) except? -1.0 nogil:
+    if b == 0:
+        return _astjax_zero_division_float(b"float floor division by zero")
+    return astjax_py_floordiv_float(a, b)
+
+cdef inline double _astjax_pymod_float(double a, double b) except? -1.0 nogil:
+    if b == 0:
+        return _astjax_zero_division_float(b"float modulo by zero")
+    return astjax_py_mod_float(a, b)
 
 '''
 
@@ -311,6 +362,10 @@ cdef inline int64_t _astjax_ipow(int64_t a, int64_t n) except? -1 nogil:
     return r
 '''
 CHECKED = {"add": "_astjax_iadd", "sub": "_astjax_isub", "mul": "_astjax_imul"}
+# Python's floor // and % (C truncates), ZeroDivisionError on a zero divisor; the int
+# floor division is overflow-checked (INT64_MIN // -1): _astjax_ifloordiv
+INT_DIVISION = {"floordiv": "_astjax_ifloordiv", "mod": "_astjax_pymod_int"}
+FLOAT_DIVISION = {"floordiv": "_astjax_pyfloordiv_float", "mod": "_astjax_pymod_float"}
 
 
 def _python_operator(op, key, types, typing, atom_c):
@@ -326,11 +381,17 @@ def _python_operator(op, key, types, typing, atom_c):
             return f"_astjax_isub(0, {strip_parens(values[0])})"
         if key in CHECKED:
             return f"{CHECKED[key]}({', '.join(strip_parens(v) for v in values)})"
+        if key in INT_DIVISION:
+            return f"{INT_DIVISION[key]}({', '.join(strip_parens(v) for v in values)})"
         if key == "pow":
             exponent = operands(op)[1]
             if isinstance(exponent, gast.Constant) and exponent.value == 2:
                 return f"_astjax_imul({strip_parens(values[0])}, {strip_parens(values[0])})"
             return f"_astjax_ipow({', '.join(strip_parens(v) for v in values)})"
+    if key in FLOAT_DIVISION and isinstance(result, Scalar) and result.dtype.kind == "f":
+        args = ", ".join(f"<double>{v}" if t.dtype.kind != "f" else strip_parens(v)
+                         for v, t in zip(values, types))
+        return f"{FLOAT_DIVISION[key]}({args})"
     if isinstance(op, gast.UnaryOp):
         text = {"neg": "-", "pos": "+", "not_": "not "}[key]
         return f"{text}{values[0]}"

@@ -38,6 +38,7 @@ Helper functions are lowered per signature too: a `cdef` function when all its v
 scalars, else a `def`.
 """
 import keyword
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,7 +49,7 @@ from astjax.core.form import is_effect_stmt
 
 from . import cexpr, kernels, threads
 from .cexpr import UNARY_TEXT, NotLowered, c_type, is_c_array, is_c_scalar
-from .types import Array, Const, Obj, Scalar, Tuple, infer, signature
+from .types import Array, Const, ListOf, Obj, Scalar, Tuple, infer, signature
 
 RESERVED = set(keyword.kwlist) | {
     "auto", "char", "const", "default", "do", "double", "enum", "extern", "float", "goto",
@@ -79,6 +80,30 @@ class Lowered:
     signature: str
     notes: list = field(default_factory=list)
     env: dict = field(default_factory=dict)     # module global -> captured value
+    lines: dict = field(default_factory=dict)   # .pyx line number -> Origin of its comment
+    checked_ints: bool = False    # Python-int arithmetic that may leave int64 (and rerun)
+    writes: bool = False          # writes into some array or list (maybe an argument)
+    effects: list = field(default_factory=list)   # Origins of calls kept for their effect
+    module_file: str = ""         # the .pyx file name its tracebacks show, once built
+    written: tuple = ((), ())     # (parameter indices, captured globals) it may write into
+
+    def origin_at(self, lineno):
+        """The user's line that the .pyx line `lineno` was generated from, or None."""
+        for k in range(lineno, 0, -1):
+            if k in self.lines:
+                return self.lines[k]
+            if self._starts_function(k):
+                return None
+        return None
+
+    def _starts_function(self, k):
+        text = self._source_lines()[k - 1] if 0 < k <= len(self._source_lines()) else ""
+        return text.startswith(("def ", "cdef ", "cpdef "))
+
+    def _source_lines(self):
+        if not hasattr(self, "_split"):
+            self._split = self.source.split("\n")
+        return self._split
 
 
 def lower(program, arg_types, label=""):
@@ -88,9 +113,33 @@ def lower(program, arg_types, label=""):
     module.function_of(typing, entry=True)
     while module.pending:
         module.emit(module.pending.pop(0))
-    return Lowered(source=module.source(label, typing), entry=module.names[
+    source = module.source(label, typing)
+    lines = {}
+    for k, text in enumerate(source.split("\n"), start=1):
+        origin = module.origins.get(text.strip())
+        if origin is not None:
+            lines[k] = origin
+    return Lowered(source=source, entry=module.names[
         (typing.fn.name, typing.args)][0], signature=signature(arg_types),
-        notes=module.notes, env=module.env)
+        notes=module.notes, env=module.env, lines=lines,
+        checked_ints=any(re.search(r"\b_astjax_i\w+\(", b) for b in module.bodies),
+        writes=module.writes, effects=module.effects, written=_written_inputs(module))
+
+
+def _written_inputs(module):
+    """(indices of the entry's parameters, names of captured globals) that the call may
+    write into: what an overflow rerun must restore first."""
+    entry, helpers = module.emitters[0], module.emitters[1:]
+    helpers_write = any(h.written_bases for h in helpers)
+
+    def written(emitter, var):
+        names = emitter.aliases_of(var)
+        return bool(names & emitter.written_bases) or (
+            helpers_write and bool(names & emitter.helper_args))
+    params = tuple(k for k, p in enumerate(entry.fn.params) if written(entry, p))
+    captured = tuple(sorted({e.env_names[name] for e in module.emitters for name in e.fn.env
+                             if written(e, name) or helpers_write}))
+    return params, captured
 
 
 class ModuleEmitter:
@@ -102,6 +151,10 @@ class ModuleEmitter:
         self.pending = []
         self.bodies = []
         self.env = {}
+        self.origins = {}      # comment text -> the Origin it names
+        self.writes = False    # some statement writes into an array or a list
+        self.effects = []      # Origins of calls kept for their effect (print, ...)
+        self.emitters = []     # FunctionEmitters, the entry first
 
     def function_of(self, typing, entry=False):
         """The generated name of a function specialization (queued for emission)."""
@@ -370,8 +423,61 @@ class FunctionEmitter:
     def note(self, s, status, detail=""):
         self.module.notes.append(Note(s, status, detail))
 
+    def _effects(self):
+        """What a rerun as Python would repeat: writes into arrays/lists, calls kept for their
+        effect. (An overflow of checked int arithmetic reruns the call as Python.)
+
+        Records the names written into (`x[i] = v`, `x -= v` on an array, `lst.append(v)`,
+        `np.copyto(out, v)`) and the names passed to helpers; `written_params` follows them
+        back to the parameters they may alias."""
+        module = self.module
+        self.written_bases, self.helper_args = set(), set()
+        for s in self.all_stmts:
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                t = self.typing.vars.get(target.id) if isinstance(target, gast.Name) else None
+                if isinstance(target, gast.Subscript):
+                    self.written_bases |= _names_in(target.value)
+                elif getattr(s, "augmented", False) and not isinstance(t, Scalar):
+                    self.written_bases.add(target.id)
+                if isinstance(s.value, gast.Call) and prim_key(s.value, self.fn.helpers) \
+                        == "helper":
+                    self.helper_args |= _names_in(s.value)
+            elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+                call = s.value
+                path = dotted_path(call.func) or ""
+                if isinstance(call.func, gast.Attribute) and call.func.attr in (
+                        "append", "pop", "extend", "insert", "remove", "clear", "sort",
+                        "reverse", "update", "fill", "setdefault", "add", "discard"):
+                    self.written_bases |= _names_in(call.func.value)
+                elif path.startswith("np.") or path.startswith("numpy."):
+                    self.written_bases |= _names_in(call)     # np.copyto(out, ...) and kin
+                elif prim_key(call, self.fn.helpers) == "helper":
+                    self.helper_args |= _names_in(call)
+                else:
+                    module.effects.append(getattr(s, "origin", None))
+        if self.written_bases:
+            module.writes = True
+        module.emitters.append(self)
+
+    def aliases_of(self, var):
+        """The names that may hold `var` or a view/part of it (conservatively)."""
+        out, changed = {var}, True
+        while changed:
+            changed = False
+            for s in self.all_stmts:
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    name = s.targets[0].id
+                    t = self.typing.vars.get(name)
+                    if name not in out and not isinstance(t, (Scalar, Const)) and \
+                            _names_in(s.value) & out:
+                        out.add(name)
+                        changed = True
+        return out
+
     def emit(self):
         typing, fn = self.typing, self.fn
+        self._effects()
         for var in sorted(self.indexed):
             t = typing.vars[var]
             self.views[var] = self.fresh(f"{var}_mv")
@@ -426,7 +532,9 @@ class FunctionEmitter:
     def comment(self, s, out, pad, state, compact=False):
         origin = getattr(s, "origin", None)
         if origin is not None and origin != state["origin"] and origin.text:
-            out.append(f"{pad}# {origin.short}: {origin.text.strip()}")
+            text = f"# {origin.short}: {origin.text.strip()}"
+            out.append(f"{pad}{text}")
+            self.module.origins[text] = origin
         state["origin"] = origin or state["origin"]
 
     def statement(self, s, out, pad):
@@ -464,8 +572,13 @@ class FunctionEmitter:
             self.python_stmt(s, out, pad)
         elif isinstance(s, gast.Assert):       # the user's check: its test is a C or Python atom
             msg = f", {self.py_atom(s.msg)}" if s.msg is not None else ""
-            out.append(f"{pad}assert {self.c_or_py(s.test)}{msg}")
-            self.note(s, "Python", "assert runs as Python, for its effect")
+            try:                               # Cython makes `assert <C value>` a C test
+                test, status, detail = self.c_atom(s.test), "C", "assert: a C check"
+            except NotLowered:
+                test, status = self.py_atom(s.test), "Python"
+                detail = "assert of a Python value runs as Python"
+            out.append(f"{pad}assert {test}{msg}")
+            self.note(s, status, detail)
         else:
             out.append(f"{pad}{to_source(s).strip()}")
 
@@ -595,6 +708,11 @@ class FunctionEmitter:
                     self.typing.vars.get(target)):      # `x -= y`: NumPy's in-place update
                 out.append(f"{pad}{self.py_name(target)} {_SYMBOL[type(op.op)]}= "
                            f"{self.py_atom(op.right)}")
+            elif self._list_item_read(target, s.value):    # checked: never truncate
+                kind = self.typing.vars[target].dtype.kind
+                out.append(f"{pad}{self.py_name(target)} = "
+                           f"_astjax_{'int' if kind == 'i' else 'float'}_item("
+                           f"{self.py_expr(s.value)})")
             else:
                 out.append(f"{pad}{self.py_name(target)} = {self.py_expr(s.value)}")
             self.rebind(target, out, pad)
@@ -611,6 +729,13 @@ class FunctionEmitter:
                 return
         if record:
             self.note(s, status, detail)
+
+    def _list_item_read(self, target, op):
+        """`n = lst[i]` into a C int64/double from a list typed as holding Python ints or
+        floats: the item's type is checked (Cython would truncate 0.25 into an int)."""
+        t = self.typing.vars.get(target)
+        return is_c_scalar(t) and t.weak and t.dtype.kind in "if" and \
+            isinstance(op, gast.Subscript) and isinstance(self.typing.type_of(op.value), ListOf)
 
     def classify(self, op, reason=None):
         """("NumPy", what) for by-design calls, else ("Python", why it is not C)."""
@@ -669,6 +794,10 @@ def _is_item_of(s, var):
 
 def _size_of(view, t):
     return " * ".join(f"{view}.shape[{k}]" for k in range(t.ndim)) or "1"
+
+
+def _names_in(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
 def _names_read(s):

@@ -26,6 +26,13 @@ class CompilerUnavailable(BuildError):
     """No working C compiler (or no Python headers): nothing can be compiled here."""
 
 
+class BuildReentered(BuildError):
+    """A build was asked for while this thread is already building one: code run by the
+    build (a module Cython imports, perhaps the user's own shadowing a standard-library name)
+    called a jitted function. Waiting for our own lock would deadlock: that call runs as
+    NumPy instead, and builds on a later call."""
+
+
 class FallbackError(AstjaxError):
     """`jit(..., strict=True)` and part of the function would run as Python/NumPy."""
 
@@ -33,6 +40,11 @@ class FallbackError(AstjaxError):
 class IntOverflow(OverflowError):
     """Compiled C int64 arithmetic on Python ints overflowed: the jitted function reruns this
     call as Python (whose ints are exact). Raised by generated code, caught by `jit`."""
+
+
+class ListItemType(AstjaxError, TypeError):
+    """Compiled code read a list item of another Python type than inferred (an inference
+    bug): raised instead of converting it (Cython would truncate a float into a C int)."""
 
 
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1

@@ -135,7 +135,7 @@ def of_value(value):
     if isinstance(value, list):
         item = None
         for v in value:
-            item = join(item, of_value(v))
+            item = join_items(item, of_value(v))
         return ListOf(item)
     if value is None or isinstance(value, (str, type, np.dtype, slice)) or value is Ellipsis:
         return Const(value)
@@ -158,12 +158,54 @@ def join(a, b):
     if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.items) == len(b.items):
         return Tuple(tuple(join(x, y) for x, y in zip(a.items, b.items)))
     if isinstance(a, ListOf) and isinstance(b, ListOf):
-        return ListOf(join(a.item, b.item))
+        return ListOf(join_items(a.item, b.item))
     if isinstance(a, Obj):
         return a
     if isinstance(b, Obj):
         return b
     return Obj(f"holds both {a} and {b}")
+
+
+def join_items(a, b):
+    """The item type of a Python list holding items of types a and b.
+
+    Unlike a variable (where int and float join to float), a list keeps each item's own
+    Python type: `[[0, 0], [0, 0]]` later written with 0.25 holds ints *and* floats, and
+    reading an item as a C double (or worse, a C int) would change what Python computes.
+    Such items are Python objects."""
+    if a is None or b is None or a == b:
+        return b if a is None else a
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return Obj(f"list items hold both {a} and {b} (write 0.0 rather than 0 in a list "
+                   f"of floats to keep its items C doubles)")
+    if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.items) == len(b.items):
+        return Tuple(tuple(join_items(x, y) for x, y in zip(a.items, b.items)))
+    return join(a, b)
+
+
+def widen_items(t, stored):
+    """t with every list's innermost items joined with the item types `stored` anywhere.
+
+    Lists are mutable and aliased (`row = grid[i]; row[j] = 0.25` writes into grid, and a
+    helper writes into its caller's list), so a store that widens one list's item type
+    widens every list's: sound without tracking aliases."""
+    if stored and isinstance(t, Tuple):
+        return Tuple(tuple(widen_items(i, stored) for i in t.items))
+    if not stored or not isinstance(t, ListOf):
+        return t
+    if isinstance(t.item, (ListOf, Tuple)):
+        return ListOf(widen_items(t.item, stored))
+    item = t.item
+    for w in stored:
+        if item is not None:
+            item = join_items(item, w)
+    return ListOf(item)
+
+
+def _leaf_items(t):
+    while isinstance(t, ListOf):
+        t = t.item
+    return t
 
 
 # ----------------------------------------------------------------------------- dummies
@@ -276,6 +318,7 @@ class Typing:
     env: dict = field(default_factory=dict)      # captured name -> type
     program: object = None
     helpers: dict = field(default_factory=dict)  # (name, arg types) -> Typing, shared
+    stored: set = field(default_factory=set)     # item types that widened some list, shared
 
     def type_of(self, atom):
         """The type of an atom (name, constant, dotted constant, tuple of constants)."""
@@ -307,7 +350,7 @@ class Typing:
         if isinstance(op, gast.List):
             item = None
             for e in op.elts:
-                item = join(item, self.type_of(e))
+                item = join_items(item, self.type_of(e))
             return ListOf(item)
         if isinstance(op, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return self._operator(key, op)
@@ -413,7 +456,8 @@ class Typing:
 
     def _helper(self, name, arg_types):
         helper = self.program.functions[name]
-        return infer_function(helper, tuple(arg_types), self.program, self.helpers).ret
+        return infer_function(helper, tuple(arg_types), self.program, self.helpers,
+                              self.stored).ret
 
 
 def _small_natural(atom):
@@ -429,20 +473,23 @@ def _is_int_const(atom):
 _IN_PROGRESS = object()
 
 
-def infer_function(fn, arg_types, program, helpers=None):
+def infer_function(fn, arg_types, program, helpers=None, stored=None):
     """Type `fn` (a CoreFunction) for these parameter types; memoized in `helpers`."""
     helpers = {} if helpers is None else helpers
+    stored = set() if stored is None else stored
+    arg_types = tuple(widen_items(t, stored) for t in arg_types)
     memo_key = (fn.name, tuple(arg_types))
     known = helpers.get(memo_key)
     if known is _IN_PROGRESS:
-        placeholder = Typing(fn, tuple(arg_types), program=program, helpers=helpers)
+        placeholder = Typing(fn, tuple(arg_types), program=program, helpers=helpers,
+                             stored=stored)
         placeholder.ret = Obj(f"{fn.name} is recursive")
         return placeholder
     if known is not None:
         return known
     helpers[memo_key] = _IN_PROGRESS
-    typing = Typing(fn, tuple(arg_types), program=program, helpers=helpers)
-    typing.env = {k: of_value(v) for k, v in fn.env.items()}
+    typing = Typing(fn, tuple(arg_types), program=program, helpers=helpers, stored=stored)
+    typing.env = {k: widen_items(of_value(v), stored) for k, v in fn.env.items()}
     typing.vars = dict(zip(fn.params, arg_types))
     for _ in range(25):
         before = dict(typing.vars), typing.ret
@@ -458,13 +505,28 @@ def infer_function(fn, arg_types, program, helpers=None):
 
 
 def infer(program, arg_types):
-    """The Typing of the program's entry function for these argument types."""
-    return infer_function(program.main, tuple(arg_types), program)
+    """The Typing of the program's entry function for these argument types.
+
+    Reruns from scratch while some store widens a list's items (`typing.stored` grows):
+    every list in the program is then typed with the wider items."""
+    stored = set()
+    while True:
+        before = set(stored)
+        typing = infer_function(program.main, tuple(arg_types), program, {}, stored)
+        if stored == before:
+            return typing
 
 
 def _assign(typing, var, t):
-    if t is not None:
-        typing.vars[var] = join(typing.vars.get(var), t)
+    if t is None:
+        return
+    old = typing.vars.get(var)
+    new = widen_items(join(old, t), typing.stored)
+    if isinstance(old, ListOf) and isinstance(new, ListOf) and new != old:
+        leaf_old, leaf_new = _leaf_items(old), _leaf_items(t)
+        if leaf_old is not None and leaf_new is not None and leaf_new != leaf_old:
+            typing.stored.add(leaf_new)       # this list now holds another item type
+    typing.vars[var] = new
 
 
 def _walk(stmts, typing):

@@ -6,7 +6,7 @@ compared against the undecorated function run by NumPy: values and types.
 import numpy as np
 import pytest
 
-from astjax import jit
+from astjax import explain, jit
 
 
 def same(got, want):
@@ -205,3 +205,80 @@ def go(double work, int n):
     assert m.go(threads.PARALLEL_WORK, 8) == threads.PARALLEL_WORK // threads.WORK_PER_THREAD
     assert m.go(1e9, 8) == 8
     assert m.go(1e9, 1) == 1
+
+
+# ------------------------------------------- defect 10: lists written with other item types
+
+def relax_point(grid, i, j):
+    grid[i][j] = 0.25 * (grid[i - 1][j] + grid[i + 1][j] + grid[i][j - 1] + grid[i][j + 1])
+
+
+def jacobi_sweeps(n_iter):
+    grid = [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    for j in range(5):
+        grid[0][j] = 1
+    for it in range(n_iter):
+        for i in range(1, 3):
+            for j in range(1, 4):
+                relax_point(grid, i, j)
+    return grid[1][1] + grid[2][3]
+
+
+def gauss_seidel(grid, n_iter):
+    for it in range(n_iter):
+        for i in range(1, len(grid) - 1):
+            for j in range(1, len(grid[0]) - 1):
+                relax_point(grid, i, j)
+    return grid
+
+
+def row_alias(n):
+    grid = [[0, 0, 0], [0, 0, 0]]
+    row = grid[1]
+    for j in range(3):
+        row[j] = j * 0.5            # written through an alias of grid's row
+    s = 0
+    for j in range(3):
+        s = s + grid[1][j]
+    return s
+
+
+def float_grid(n_iter):
+    grid = [[0.0, 0.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    for it in range(n_iter):
+        relax_point(grid, 1, 1)
+    return grid[1][1]
+
+
+def boundary_grid():
+    return [[1, 1, 1, 1, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+
+
+def test_relaxation_on_int_lists_keeps_the_floats():
+    assert jacobi_sweeps(6) != 0.25 * 1          # the oracle varies with the sweeps
+    for n in (1, 2, 6):
+        got = jit(jacobi_sweeps)(n)
+        assert got == jacobi_sweeps(n) and type(got) is float
+    f = jit(gauss_seidel)
+    want, got = gauss_seidel(boundary_grid(), 7), f(boundary_grid(), 7)
+    assert got == want
+    assert [[type(v) for v in row] for row in got] == [[type(v) for v in row] for row in want]
+    assert len({v for row in got[1:3] for v in row[1:4]}) > 1      # not one constant 0.25
+
+
+def test_list_written_through_an_alias():
+    got = jit(row_alias)(0)
+    assert got == row_alias(0) == 1.5 and type(got) is float
+
+
+def test_explain_says_why_mixed_list_items_are_python():
+    f = jit(gauss_seidel)
+    f(boundary_grid(), 1)
+    assert "hold both int and float" in explain(f)
+
+
+def test_float_lists_stay_c_doubles():
+    f = jit(float_grid)
+    same(f(3), float_grid(3))
+    helper = f.__astjax_stage__("cython").split("def relax_point")[1]
+    assert "cdef double" in helper

@@ -176,5 +176,22 @@ static inline int astjax_sub_ovf(int64_t a, int64_t b, int64_t *r) {
 static inline int astjax_mul_ovf(int64_t a, int64_t b, int64_t *r) {
     return __builtin_mul_overflow(a, b, r);
 }
+/* Python's // and % (floor: -7 // 2 == -4, -7 % 2 == 1; C's / and % truncate). The caller
+ * has raised ZeroDivisionError for a zero divisor; INT64_MIN // -1 overflows. */
+static inline int astjax_floordiv_ovf(int64_t a, int64_t b, int64_t *r) {
+    if (b == -1 && a == INT64_MIN) return 1;
+    *r = astjax_floor_divide_int64(a, b);
+    return 0;
+}
+static inline int64_t astjax_py_mod_int(int64_t a, int64_t b) {
+    return astjax_remainder_int64(a, b);
+}
+/* Python floats: CPython's float_divmod (-7.5 % 2 == 0.5, 7.5 % -7.5 == -0.0) */
+static inline double astjax_py_floordiv_float(double a, double b) {
+    return astjax_floor_divide_float64(a, b);
+}
+static inline double astjax_py_mod_float(double a, double b) {
+    return astjax_remainder_float64(a, b);
+}
 
 #endif /* ASTJAX_MATH_H */
