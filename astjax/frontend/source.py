@@ -48,6 +48,7 @@ class ParsedFunction:
     filename: str
     env: dict = field(default_factory=dict)   # free name -> value (globals, closure, builtins)
     captures: dict = field(default_factory=dict)   # free name -> Capture (where it lives)
+    inherited: list = field(default_factory=list)  # guards of generated code read again
 
     @property
     def name(self):
@@ -78,10 +79,13 @@ def parse_function(fn):
                               where=(filename, start))
     node.decorator_list = []
     _attach_origins(node, filename, start)
+    live, inherited = _strip_prologue(fn, node)
     env, captures = {}, {}
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     for name in free_names(node):
-        if name in cells:
+        if name in live:             # generated code: read from the user's globals or cell
+            capture = live[name]
+        elif name in cells:
             capture = Capture("cell", cells[name], name)
         elif name in fn.__globals__:
             capture = Capture("global", fn.__globals__, name)
@@ -93,12 +97,34 @@ def parse_function(fn):
             raise SourceError(f"name '{name}' is not defined", where=_where(use))
         env[name] = value
         captures[name] = capture
-    return ParsedFunction(fn=fn, node=node, filename=filename, env=env, captures=captures)
+    return ParsedFunction(fn=fn, node=node, filename=filename, env=env, captures=captures,
+                          inherited=inherited)
+
+
+def _strip_prologue(fn, node):
+    """Generated functions begin with their reads of the user's globals and cells (and the
+    entry with its guard); emit.py records them in ``__astjax_reads__``.  Transforming such a
+    function again removes those statements: the names become captures of the user's
+    globals again, and the guards carry over to the new code."""
+    reads = getattr(fn, "__astjax_reads__", None)
+    if reads is None:
+        return {}, []
+    count, live, captures = reads
+    body = node.body
+    doc = 1 if body and isinstance(body[0], gast.Expr) and isinstance(
+        body[0].value, gast.Constant) and isinstance(body[0].value.value, str) else 0
+    node.body = body[:doc] + body[doc + count:]
+    return dict(live), list(captures.guards) if captures is not None else []
 
 
 def transformable(fn):
     """The Python function behind ``fn`` that astjax reads: ``fn`` itself (a method's
     function; a cache's cached function), else an UnsupportedError naming the definition."""
+    for _ in range(8):               # astjax's own objects (jit, vmap): what they transform
+        inner = getattr(fn, "__astjax_function__", None)
+        if inner is None or inner is fn:
+            break
+        fn = inner
     if isinstance(fn, types.MethodType):
         fn = fn.__func__
     while is_cache(fn):
