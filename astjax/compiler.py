@@ -36,6 +36,7 @@ from codegen.types import Const, of_value, signature
 
 from astjax.aot import prebuilt
 from astjax.core.emit import render
+from astjax.frontend.syntax import gast
 from astjax.errors import AstjaxError
 from astjax.core.normalize import normalize
 from astjax.aot.signatures import declared_signatures
@@ -65,6 +66,7 @@ class Specialization:
         self.reason = ""                # why it runs as NumPy
         self.lowered = None             # codegen.cython.Lowered
         self.module = None
+        self.refresh = None             # reads the user's globals into the module: each call
         self.future = None
 
     def poll(self):
@@ -78,7 +80,8 @@ class Specialization:
 
     def activate(self, module):
         if self.lowered.env:
-            _bind_env(module, self.lowered.env)
+            _bind_env(module, self.lowered.bind_values())
+        self.refresh = getattr(module, "_astjax_refresh", None) if self.lowered.live else None
         self.module = module
         self.entry = getattr(module, self.lowered.entry)
         self.status, self.reason = "compiled", ""
@@ -120,6 +123,8 @@ class JitFunction:
         self._min_args = sum(p.default is inspect.Parameter.empty
                              for p in self._signature.parameters.values())
         self._program = None
+        self._reads = ()               # Captures of the values read from globals each call
+        self._guards = None            # what the code specialized on (helpers, folded ints)
         self.signatures = declared_signatures(fn, signatures)   # for ahead-of-time builds
 
     def __get__(self, obj, objtype=None):
@@ -134,6 +139,10 @@ class JitFunction:
                 bound.apply_defaults()
                 args = bound.args
         key = self._key(args)
+        if self._guards is not None and self._guards.stale():
+            self._forget()             # a helper or a folded int/bool/str global was rebound
+        if self._reads:                # globals read at each call: their types, as arguments'
+            key = key + tuple([_capture_key(c.read()) for c in self._reads])
         spec = self.specializations.get(key)
         if spec is None:
             spec = self._specialize(args, key)
@@ -141,6 +150,8 @@ class JitFunction:
             self.last = spec
             if spec.future is not None:
                 spec.poll()
+        if spec.refresh is not None:
+            spec.refresh()
         try:
             return spec.entry(*args)
         except OverflowError as exc:     # Python ints left C int64: this call runs as Python
@@ -168,18 +179,48 @@ class JitFunction:
         return tuple(key)
 
     # -- specializing ---------------------------------------------------------------------
-    def lower_for(self, types):
-        """The Cython lowering of this function at codegen ``types`` (one per parameter)."""
+    def program(self):
+        """The core program jit compiles: the user's globals and cells it reads become locals
+        set from module globals that ``_astjax_refresh`` reads at each call."""
         if self._program is None:
-            self._program = normalize(self.fn, verb="compile")
-        return lower(self._program, types, label=_label(self.fn))
+            program = normalize(self.fn, verb="compile")
+            _read_at_entry(program)
+            self._reads = [c for core in program.functions.values()
+                           for c in core.env.live.values()]
+            guards = program.captures()
+            self._guards = guards if guards else None
+            self._program = program
+        return self._program
+
+    def _forget(self):
+        self._program, self._reads, self._guards = None, (), None
+        self.specializations.clear()
+
+    def lower_for(self, types):
+        """The Cython lowering of this function at codegen ``types`` (one per parameter), for
+        the values its globals hold now."""
+        program = self.program()
+        for core in program.functions.values():
+            for key, capture in core.env.live.items():
+                core.env[key] = capture.read()
+        return lower(program, types, label=_label(self.fn))
 
     def _specialize(self, args, key):
         types = [Const(a) if i in self.static_argnums else of_value(a)
                  for i, a in enumerate(args)]
         spec = Specialization(signature(types), self.fn)
-        self.specializations[key] = spec
         self.last = spec
+        if self._program is None:
+            try:
+                self.program()
+                if self._reads:        # the first call's key: now with the captures' types
+                    key = key + tuple([_capture_key(c.read()) for c in self._reads])
+            except Exception:
+                pass                   # lower_for reports it
+        if self._reads:
+            spec.signature += " with " + ", ".join(
+                f"{c.key}: {signature([of_value(c.read())]).strip('()')}" for c in self._reads)
+        self.specializations[key] = spec
         try:
             spec.lowered = self.lower_for(types)
         except AstjaxError as exc:
@@ -217,6 +258,7 @@ class JitFunction:
         if self.strict:
             raise FallbackError(f"jit(strict=True): {self.__name__} runs as NumPy: {reason}")
         spec.entry, spec.status, spec.reason = self.fn, "numpy", reason
+        spec.refresh = None
         return spec
 
     # -- introspection --------------------------------------------------------------------
@@ -226,9 +268,9 @@ class JitFunction:
         if stage in ("python", None):
             generated = getattr(self.fn, "__astjax_source__", None)
             return generated if generated is not None else \
-                textwrap.dedent(inspect.getsource(inspect.unwrap(self.fn)))
+                textwrap.dedent(inspect.getsource(self.fn.__code__))
         if stage == "core":
-            program = self._program or normalize(self.fn, verb="compile")
+            program = self.program()
             return "\n\n".join(render(c.node) for c in program.functions.values())
         if stage == "cython":
             if self.last is None or self.last.lowered is None:
@@ -238,6 +280,42 @@ class JitFunction:
 
     def __repr__(self):
         return f"<jit {self.__name__}: {len(self.specializations)} signature(s)>"
+
+
+def _capture_key(value):
+    """What a compiled specialization assumes of a value it reads from a global or a cell."""
+    t = type(value)
+    if t is np.ndarray:
+        return (value.dtype, value.ndim, value.flags.c_contiguous)
+    return t
+
+
+def _read_at_entry(program):
+    """``W`` captured from the user's globals becomes a local set on entry from a module
+    global (``W = W_now``) that ``_astjax_refresh`` reads at each call: the code then types
+    it like an argument (a C double, a typed memoryview)."""
+    from astjax.frontend.syntax import assign, name
+    for core in program.functions.values():
+        live = core.env.live
+        if not live:
+            continue
+        taken = {n.id for n in gast.walk(core.node) if isinstance(n, gast.Name)} | set(core.env)
+        reads = []
+        for key in list(live):
+            now, k = f"{key}_now", 1
+            while now in taken:
+                k += 1
+                now = f"{key}_now{k}"
+            taken.add(now)
+            core.env[now] = core.env.pop(key)
+            live[now] = live.pop(key)
+            stmt = assign(key, name(now))
+            stmt.origin = getattr(core.node, "origin", None)
+            capture = live[now]
+            where = "global" if capture.kind == "global" else "closure variable"
+            stmt.capture_read = f"reads the {where} '{capture.key}' at each call"
+            reads.append(stmt)
+        core.node.body = reads + core.node.body
 
 
 def _label(fn):
