@@ -142,7 +142,7 @@ class JitFunction:
         if self._guards is not None and self._guards.stale():
             self._forget()             # a helper or a folded int/bool/str global was rebound
         if self._reads:                # globals read at each call: their types, as arguments'
-            key = key + tuple([_capture_key(c.read()) for c in self._reads])
+            key = key + self._read_key()
         spec = self.specializations.get(key)
         if spec is None:
             spec = self._specialize(args, key)
@@ -187,6 +187,7 @@ class JitFunction:
             _read_at_entry(program)
             self._reads = [c for core in program.functions.values()
                            for c in core.env.live.values()]
+            self._read_key = _compile_read_key(self._reads)
             guards = program.captures()
             self._guards = guards if guards else None
             self._program = program
@@ -214,7 +215,7 @@ class JitFunction:
             try:
                 self.program()
                 if self._reads:        # the first call's key: now with the captures' types
-                    key = key + tuple([_capture_key(c.read()) for c in self._reads])
+                    key = key + self._read_key()
             except Exception:
                 pass                   # lower_for reports it
         if self._reads:
@@ -290,6 +291,19 @@ def _capture_key(value):
     return t
 
 
+def _compile_read_key(reads):
+    """One function returning ``_capture_key`` of every captured value, read now."""
+    names = {"key": _capture_key, "M": None}
+    items = []
+    for i, c in enumerate(reads):
+        names[f"h{i}"] = c.holder
+        items.append(f"key(h{i}.get({c.key!r}, M))" if c.kind == "global" else
+                     f"key(h{i}.cell_contents)")
+    text = f"def read_key():\n    return ({', '.join(items)},)\n"
+    exec(compile(text, "<astjax jit reads>", "exec"), names)
+    return names["read_key"]
+
+
 def _read_at_entry(program):
     """``W`` captured from the user's globals becomes a local set on entry from a module
     global (``W = W_now``) that ``_astjax_refresh`` reads at each call: the code then types
@@ -319,7 +333,9 @@ def _read_at_entry(program):
 
 
 def _label(fn):
-    code = fn.__code__
+    code = getattr(fn, "__code__", None) or getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return getattr(fn, "__name__", type(fn).__name__)
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno} {fn.__name__}"
 
 

@@ -75,15 +75,6 @@ class Guard:
     def __init__(self, capture, expected, by):
         self.capture, self.expected, self.by = capture, expected, by
 
-    def holds(self):
-        now = self.capture.read()
-        if self.by == "is":
-            return now is self.expected
-        if self.by == "==":
-            return now is self.expected or (type(now) is type(self.expected)
-                                             and now == self.expected)
-        return kind_of(now) == self.expected
-
 
 def kind_of(value):
     """What code derived for a value assumes of it: type, and dtype and rank for arrays."""
@@ -108,20 +99,42 @@ class Captures:
             if g.capture.same_place(guard.capture) and g.by == guard.by:
                 return
         self.guards.append(guard)
+        self.__dict__.pop("stale", None)     # compiled again on next use
 
     def __bool__(self):
         return bool(self.guards)
 
     def stale(self):
-        for g in self.guards:
-            if not g.holds():
-                return True
-        return False
+        """Whether any guard fails.  The first call compiles the checks into one expression
+        (``helper_dict.get('helper', M) is not seen0 or ...``) that later calls run."""
+        self.stale = _compile_check(self.guards)
+        return self.stale()
 
     def rederive(self, *args):
         """Derive the transformation again for the current values and call it."""
         fresh = self.rederive_fn()
         return fresh(*args)
+
+
+def _compile_check(guards):
+    if not guards:
+        return lambda: False
+    names = {"M": _MISSING, "kind_of": kind_of}
+    terms = []
+    for i, g in enumerate(guards):
+        c = g.capture
+        names[f"h{i}"], names[f"e{i}"], names[f"t{i}"] = c.holder, g.expected, type(g.expected)
+        read = f"h{i}.get({c.key!r}, M)" if c.kind == "global" else f"h{i}.cell_contents"
+        if g.by == "is":
+            terms.append(f"{read} is not e{i}")
+        elif g.by == "==":
+            terms.append(f"((v := {read}) is not e{i} and not (type(v) is t{i} and v == e{i}))")
+        else:
+            terms.append(f"kind_of({read}) != e{i}")
+    text = "def stale():\n    try:\n        return " + " or ".join(terms) + \
+        "\n    except ValueError:\n        return True\n"    # an emptied closure cell
+    exec(compile(text, "<astjax guards>", "exec"), names)
+    return names["stale"]
 
 
 def is_module(value):
