@@ -293,6 +293,8 @@ def _capture_key(value):
 
 def _compile_read_key(reads):
     """One function returning ``_capture_key`` of every captured value, read now."""
+    if not reads:
+        return tuple
     names = {"key": _capture_key, "M": None}
     items = []
     for i, c in enumerate(reads):
