@@ -220,7 +220,7 @@ class JitFunction:
                 pass                   # lower_for reports it
         if self._reads:
             spec.signature += " with " + ", ".join(
-                f"{c.key}: {signature([of_value(c.read())]).strip('()')}" for c in self._reads)
+                f"{c.key}: {signature([of_value(c.read())])[1:-1]}" for c in self._reads)
         self.specializations[key] = spec
         try:
             spec.lowered = self.lower_for(types)
@@ -269,7 +269,8 @@ class JitFunction:
         if stage in ("python", None):
             generated = getattr(self.fn, "__astjax_source__", None)
             return generated if generated is not None else \
-                textwrap.dedent(inspect.getsource(self.fn.__code__))
+                textwrap.dedent(inspect.getsource(getattr(self.fn, "__code__", None) or
+                                                  inspect.unwrap(self.fn)))
         if stage == "core":
             program = self.program()
             return "\n\n".join(render(c.node) for c in program.functions.values())
@@ -288,6 +289,8 @@ def _capture_key(value):
     t = type(value)
     if t is np.ndarray:
         return (value.dtype, value.ndim, value.flags.c_contiguous)
+    if t is np.dtype:
+        return value                   # typed as the constant itself
     return t
 
 

@@ -82,6 +82,8 @@ def kind_of(value):
         return (np.ndarray, value.dtype, value.ndim)
     if isinstance(value, np.generic):
         return (type(value),)
+    if isinstance(value, np.dtype):
+        return value
     return type(value)
 
 
