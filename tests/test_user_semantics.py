@@ -62,6 +62,22 @@ def uses_helper(x):
     return np.sum(W * helper(x))
 
 
+MODE = "sin"
+
+
+def flagged(x):
+    if MODE == "sin":
+        return np.sum(np.sin(x) * W)
+    return np.sum(x * x * W)
+
+
+DTYPE = np.dtype(np.float64)
+
+
+def cast(x):
+    return np.sum(x.astype(DTYPE) * 3.0)
+
+
 @scale10
 def decorated(x):
     return np.sum(x * x)
@@ -105,7 +121,8 @@ closure_loss, set_closure_w = make_loss(np.array([1.0, 1.0, 1.0]))
 
 @pytest.fixture(autouse=True)
 def restore_globals():
-    saved = {k: globals()[k] for k in ("W", "SCALE", "POWER", "helper")}
+    saved = {k: globals()[k] for k in ("W", "SCALE", "POWER", "helper", "MODE", "DTYPE")}
+    saved["W"] = saved["W"].copy()        # a test may write into W itself
     set_closure_w(np.array([1.0, 1.0, 1.0]))
     yield
     globals().update(saved)
@@ -198,6 +215,15 @@ def _set_helper():
     helper = cube                     # a helper rebound: guarded, derived again
 
 
+def _set_mode():
+    global MODE
+    MODE = "square"                   # a folded str flag: guarded, derived again
+
+
+def _mutate_W_in_place():
+    W[1] = -7.0                       # the same array object, new contents
+
+
 def _set_cell():
     set_closure_w(np.array([2.0, -3.0, 4.0]))
 
@@ -208,6 +234,7 @@ SCENARIOS = {
     "global int": (powered, [_set_power]),
     "global helper": (uses_helper, [_set_helper, _set_W]),
     "closure cell": (closure_loss, [_set_cell]),
+    "global flag": (flagged, [_set_mode, _mutate_W_in_place]),
 }
 
 
@@ -270,6 +297,19 @@ def test_jit_reads_globals_in_c_and_explains():
     assert "reads the global 'W' at each call" in text
     assert "with W: float64" in text and "with W: int64" in text
     assert "_astjax_refresh" in astjax.source(k, stage="cython")
+
+
+@pytest.mark.parametrize("kind", ["jit", "vmap"])
+def test_global_dtype_is_specialized_on_and_guarded(kind):
+    global DTYPE
+    fn = astjax.jit(cast) if kind == "jit" else astjax.vmap(cast)
+    x = arg_for(kind).astype(np.float32)
+    for dtype in (np.float64, np.float32, np.float64):
+        DTYPE = np.dtype(dtype)
+        got = fn(x)
+        want = cast(x) if kind == "jit" else np.stack([cast(e) for e in x])
+        assert np.asarray(got).dtype == np.asarray(want).dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_jit_integer_loop_over_a_global_array():
