@@ -312,6 +312,17 @@ def test_global_dtype_is_specialized_on_and_guarded(kind):
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["jit", "jit_grad", "vmap", "grad"])
+def test_global_rebound_to_other_kinds_of_value(kind):
+    global W
+    fn, oracle = transform(kind, weighted)
+    x = arg_for(kind)
+    for value in (np.array([1.0, 2.0, 3.0]), np.arange(6.0)[::2], np.array([1, 2, 3]),
+                  2.5, np.float32(1.5), np.array([[1.0], [2.0]])[:, :1].reshape(2, 1)[0]):
+        W = value                          # contiguity, dtype, Python scalar, NumPy scalar
+        check(kind, fn(x), oracle(x))
+
+
 def test_jit_integer_loop_over_a_global_array():
     global W
     W = np.array([1.0, 2.0, 3.0])
