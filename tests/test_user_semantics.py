@@ -280,7 +280,7 @@ def test_caching_survives_and_unchanged_values_build_nothing_new():
 
 def test_generated_source_reads_globals_when_it_runs():
     text = astjax.source(astjax.grad(weighted))
-    assert "= _globals['W']" in text and "read when this runs" in text
+    assert "W = _globals['W']" in text and "read when this runs" in text
     text = astjax.source(astjax.grad(uses_helper))
     assert "_captures.stale()" in text          # the helper it differentiated is guarded
     text = astjax.source(astjax.grad(closure_loss))

@@ -433,7 +433,8 @@ class _Normalizer(FlowLowering, CallResolution):
             for existing, c in self.env.live.items():
                 if c is capture:
                     return name(existing)
-            key = self.fresh.exact(e.id)
+            # the user's own name (free here, so no local or temporary takes it)
+            key = e.id if e.id not in self.env else self.fresh.exact(e.id)
             self.env[key] = value
             self.env.live[key] = capture
             return name(key)
