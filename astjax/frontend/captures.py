@@ -115,6 +115,13 @@ class Captures:
     def rederive(self, *args):
         """Derive the transformation again for the current values and call it."""
         fresh = self.rederive_fn()
+        again = getattr(fresh, "__astjax_captures__", None)
+        if again is self or (again is not None and again.stale()):
+            from astjax.errors import AstjaxError
+            names = ", ".join(sorted({g.capture.key for g in self.guards}))
+            raise AstjaxError(f"{getattr(fresh, '__name__', 'the transformed function')} was "
+                              f"derived again for the current values of {names}, and they "
+                              f"changed while it was derived")
         return fresh(*args)
 
 
