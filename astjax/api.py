@@ -31,9 +31,10 @@ def _argnums_tuple(argnums, nparams, fname):
 def _build(fn, kind, argnums, has_aux):
     key = (fn, kind, argnums if not isinstance(argnums, list) else tuple(argnums), has_aux)
     hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
+    if hit is not None and not hit[2].stale():
+        return hit[:2]
     program = normalize(fn, verb="differentiate")
+    captures = program.captures(rederive=lambda: _build(fn, kind, argnums, has_aux)[0])
     entry = None
     if kind in ("grad", "value_and_grad"):
         nums, single = _argnums_tuple(argnums, len(program.main.params), program.entry)
@@ -42,14 +43,14 @@ def _build(fn, kind, argnums, has_aux):
     else:
         units = reverse_program(program, program.main.params)
     label = f"{kind}({program.entry})"
-    functions, source = compile_functions(units, label)
+    functions, source = compile_functions(units, label, entry and entry.name, captures)
     result = functions[entry.name] if entry is not None else functions
     for f in functions.values():
         _SOURCES[id(f)] = source
     if entry is not None:
         result.__astjax_source__ = source
         result.__qualname__ = entry.name
-    _CACHE[key] = (result, program)
+    _CACHE[key] = (result, program, captures)
     return result, program
 
 

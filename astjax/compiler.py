@@ -39,6 +39,7 @@ from codegen.types import Const, of_value, signature
 
 from astjax.aot import prebuilt
 from astjax.core.emit import render
+from astjax.frontend.syntax import gast
 from astjax.errors import AstjaxError, AstjaxWarning
 from astjax.core.normalize import normalize
 from astjax.aot.signatures import declared_signatures
@@ -68,6 +69,7 @@ class Specialization:
         self.reason = ""                # why it runs as NumPy
         self.lowered = None             # codegen.cython.Lowered
         self.module = None
+        self.refresh = None             # reads the user's globals into the module: each call
         self.future = None
         self.snapshot = ()              # parameters whose contents are saved before a call
         self.captured = []              # and the captured values, to undo writes on a rerun
@@ -83,7 +85,8 @@ class Specialization:
 
     def activate(self, module):
         if self.lowered.env:
-            _bind_env(module, self.lowered.env)
+            _bind_env(module, self.lowered.bind_values())
+        self.refresh = getattr(module, "_astjax_refresh", None) if self.lowered.live else None
         self.module = module
         self.entry = getattr(module, self.lowered.entry)
         self.status, self.reason = "compiled", ""
@@ -141,6 +144,8 @@ class JitFunction:
         self._min_args = sum(p.default is inspect.Parameter.empty
                              for p in self._signature.parameters.values())
         self._program = None
+        self._reads = ()               # Captures of the values read from globals each call
+        self._guards = None            # what the code specialized on (helpers, folded ints)
         self.signatures = declared_signatures(fn, signatures)   # for ahead-of-time builds
         self._options = (static_argnums, strict, boundscheck, background, signatures)
 
@@ -163,6 +168,10 @@ class JitFunction:
                 bound.apply_defaults()
                 args = bound.args
         key = self._key(args)
+        if self._guards is not None and self._guards.stale():
+            self._forget()             # a helper or a folded int/bool/str global was rebound
+        if self._reads:                # globals read at each call: their types, as arguments'
+            key = key + self._read_key()
         spec = self.specializations.get(key)
         if spec is None:
             spec = self._specialize(args, key)
@@ -170,6 +179,8 @@ class JitFunction:
             self.last = spec
             if spec.future is not None:
                 spec.poll()
+        if spec.refresh is not None:
+            spec.refresh()
         saved = guard.Snapshot.of([args[k] for k in spec.snapshot] + spec.captured) \
             if spec.snapshot else None
         try:
@@ -216,18 +227,49 @@ class JitFunction:
         return tuple(key)
 
     # -- specializing ---------------------------------------------------------------------
-    def lower_for(self, types):
-        """The Cython lowering of this function at codegen ``types`` (one per parameter)."""
+    def program(self):
+        """The core program jit compiles: the user's globals and cells it reads become locals
+        set from module globals that ``_astjax_refresh`` reads at each call."""
         if self._program is None:
-            self._program = normalize(self.fn, verb="compile")
-        return lower(self._program, types, label=_label(self.fn))
+            program = normalize(self.fn, verb="compile")
+            _read_at_entry(program)
+            self._reads = [c for core in program.functions.values()
+                           for c in core.env.live.values()]
+            self._read_key = _compile_read_key(self._reads)
+            guards = program.captures()
+            self._guards = guards if guards else None
+            self._program = program
+        return self._program
+
+    def _forget(self):
+        self._program, self._reads, self._guards = None, (), None
+        self.specializations.clear()
+
+    def lower_for(self, types):
+        """The Cython lowering of this function at codegen ``types`` (one per parameter), for
+        the values its globals hold now."""
+        program = self.program()
+        for core in program.functions.values():
+            for key, capture in core.env.live.items():
+                core.env[key] = capture.read()
+        return lower(program, types, label=_label(self.fn))
 
     def _specialize(self, args, key):
         types = [Const(a) if i in self.static_argnums else of_value(a)
                  for i, a in enumerate(args)]
         spec = Specialization(signature(types), self.fn)
-        self.specializations[key] = spec
         self.last = spec
+        if self._program is None:
+            try:
+                self.program()
+                if self._reads:        # the first call's key: now with the captures' types
+                    key = key + self._read_key()
+            except Exception:
+                pass                   # lower_for reports it
+        if self._reads:
+            spec.signature += " with " + ", ".join(
+                f"{c.key}: {signature([of_value(c.read())])[1:-1]}" for c in self._reads)
+        self.specializations[key] = spec
         try:
             spec.lowered = self.lower_for(types)
         except AstjaxError as exc:
@@ -271,6 +313,7 @@ class JitFunction:
         if self.strict:
             raise FallbackError(f"jit(strict=True): {self.__name__} runs as NumPy: {reason}")
         spec.entry, spec.status, spec.reason = self.fn, "numpy", reason
+        spec.refresh = None
         return spec
 
     # -- introspection --------------------------------------------------------------------
@@ -280,9 +323,10 @@ class JitFunction:
         if stage in ("python", None):
             generated = getattr(self.fn, "__astjax_source__", None)
             return generated if generated is not None else \
-                textwrap.dedent(inspect.getsource(inspect.unwrap(self.fn)))
+                textwrap.dedent(inspect.getsource(getattr(self.fn, "__code__", None) or
+                                                  inspect.unwrap(self.fn)))
         if stage == "core":
-            program = self._program or normalize(self.fn, verb="compile")
+            program = self.program()
             return "\n\n".join(render(c.node) for c in program.functions.values())
         if stage == "cython":
             if self.last is None or self.last.lowered is None:
@@ -346,8 +390,63 @@ def _user_stacklevel():
     return level
 
 
+def _capture_key(value):
+    """What a compiled specialization assumes of a value it reads from a global or a cell."""
+    t = type(value)
+    if t is np.ndarray:
+        return (value.dtype, value.ndim, value.flags.c_contiguous)
+    if t is np.dtype:
+        return value                   # typed as the constant itself
+    return t
+
+
+def _compile_read_key(reads):
+    """One function returning ``_capture_key`` of every captured value, read now."""
+    if not reads:
+        return tuple
+    names = {"key": _capture_key, "M": None}
+    items = []
+    for i, c in enumerate(reads):
+        names[f"h{i}"] = c.holder
+        items.append(f"key(h{i}.get({c.key!r}, M))" if c.kind == "global" else
+                     f"key(h{i}.cell_contents)")
+    text = f"def read_key():\n    return ({', '.join(items)},)\n"
+    exec(compile(text, "<astjax jit reads>", "exec"), names)
+    return names["read_key"]
+
+
+def _read_at_entry(program):
+    """``W`` captured from the user's globals becomes a local set on entry from a module
+    global (``W = W_now``) that ``_astjax_refresh`` reads at each call: the code then types
+    it like an argument (a C double, a typed memoryview)."""
+    from astjax.frontend.syntax import assign, name
+    for core in program.functions.values():
+        live = core.env.live
+        if not live:
+            continue
+        taken = {n.id for n in gast.walk(core.node) if isinstance(n, gast.Name)} | set(core.env)
+        reads = []
+        for key in list(live):
+            now, k = f"{key}_now", 1
+            while now in taken:
+                k += 1
+                now = f"{key}_now{k}"
+            taken.add(now)
+            core.env[now] = core.env.pop(key)
+            live[now] = live.pop(key)
+            stmt = assign(key, name(now))
+            stmt.origin = getattr(core.node, "origin", None)
+            capture = live[now]
+            where = "global" if capture.kind == "global" else "closure variable"
+            stmt.capture_read = f"reads the {where} '{capture.key}' at each call"
+            reads.append(stmt)
+        core.node.body = reads + core.node.body
+
+
 def _label(fn):
-    code = fn.__code__
+    code = getattr(fn, "__code__", None) or getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return getattr(fn, "__name__", type(fn).__name__)
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno} {fn.__name__}"
 
 

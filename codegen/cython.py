@@ -104,6 +104,18 @@ class Lowered:
         if not hasattr(self, "_split"):
             self._split = self.source.split("\n")
         return self._split
+    live: dict = field(default_factory=dict)    # module global -> Capture, read at each call
+
+    def bind_values(self):
+        """What ``_astjax_bind`` sets: captured values, and the holders (module dicts, cells)
+        ``_astjax_refresh`` reads the live ones from (named as ModuleEmitter.source names
+        them)."""
+        values = {n: v for n, v in self.env.items() if n not in self.live}
+        holders = {}
+        for capture in self.live.values():
+            name = holders.setdefault(id(capture.holder), f"_astjax_holder_{len(holders)}")
+            values[name] = capture.holder
+        return values
 
 
 def lower(program, arg_types, label=""):
@@ -123,7 +135,8 @@ def lower(program, arg_types, label=""):
         (typing.fn.name, typing.args)][0], signature=signature(arg_types),
         notes=module.notes, env=module.env, lines=lines,
         checked_ints=any(re.search(r"\b_astjax_i\w+\(", b) for b in module.bodies),
-        writes=module.writes, effects=module.effects, written=_written_inputs(module))
+        writes=module.writes, effects=module.effects, written=_written_inputs(module),
+        live=module.live)
 
 
 def _written_inputs(module):
@@ -155,6 +168,7 @@ class ModuleEmitter:
         self.writes = False    # some statement writes into an array or a list
         self.effects = []      # Origins of calls kept for their effect (print, ...)
         self.emitters = []     # FunctionEmitters, the entry first
+        self.live = {}         # module global -> Capture: refreshed from the user's globals
 
     def function_of(self, typing, entry=False):
         """The generated name of a function specialization (queued for emission)."""
@@ -194,12 +208,29 @@ class ModuleEmitter:
             cexpr.CHECKED_INT_PRELUDE,
             kernels.PYX_PRELUDE,
         ]
+        bound = [n for n in self.env if n not in self.live]
+        holders = {}
+        for capture in self.live.values():
+            holders.setdefault(id(capture.holder), f"_astjax_holder_{len(holders)}")
         if self.env:
             head.append("# values the function captured, set by astjax.jit after import")
             head += [f"{name} = None" for name in self.env]
+            head += [f"{h} = None" for h in holders.values()]
             head.append("\ndef _astjax_bind(values):")
-            head.append(f"    global {', '.join(self.env)}")
-            head += [f"    {name} = values[{name!r}]" for name in self.env]
+            head.append(f"    global {', '.join(bound + list(holders.values()))}" if bound or
+                        holders else "    pass")
+            head += [f"    {name} = values[{name!r}]" for name in bound + list(holders.values())]
+            head.append("")
+        if self.live:
+            head.append("def _astjax_refresh():")
+            head.append("    # the user's globals and closure cells, read at each call (jit")
+            head.append("    # specializes on their types, and re-specializes when one changes)")
+            head.append(f"    global {', '.join(self.live)}")
+            for name, c in self.live.items():
+                holder = holders[id(c.holder)]
+                read = f"{holder}[{c.key!r}]" if c.kind == "global" else \
+                    f"{holder}.cell_contents"
+                head.append(f"    {name} = {read}")
             head.append("")
         return "\n".join(head) + "\n\n" + "\n\n".join(self.bodies)
 
@@ -220,8 +251,11 @@ class FunctionEmitter:
         self.views = {}            # var -> its N-d memoryview name
         self.origin_state = {"origin": None}     # the user line last named in a comment
         self.env_names = {n: f"_{self.fn.name}_{n}" for n in self.fn.env}
+        live = getattr(self.fn.env, "live", {})
         for name, global_name in self.env_names.items():
             module.env[global_name] = self.fn.env[name]
+            if name in live:
+                module.live[global_name] = live[name]
         self._prepare()
 
     # -- analysis -------------------------------------------------------------------------
@@ -717,6 +751,8 @@ class FunctionEmitter:
                 out.append(f"{pad}{self.py_name(target)} = {self.py_expr(s.value)}")
             self.rebind(target, out, pad)
             status, detail = self.classify(s.value, reason)
+            if getattr(s, "capture_read", None):      # W = W_now: compiler._read_at_entry
+                status, detail = "NumPy", s.capture_read
             target_t = self.typing.vars.get(target)
             if status == "Python" and isinstance(target_t, Obj) and \
                     not isinstance(self.typing.op_type(s.value), Obj):

@@ -122,7 +122,7 @@ class custom_jvp(_Custom):
         fname, params = core.name, core.params
         keep = self._diff_positions(len(params))
         nondiff = [params[i] for i in self.nondiff_argnums]
-        env = dict(core.env)
+        env = core.env.copy()
         env[f"{fname}_rule"] = self.jvp_rule
         rule_fwd, rule_bwd = self._rule_sweeps(len(nondiff))
         env[rule_fwd.__name__] = rule_fwd
@@ -202,7 +202,7 @@ class custom_vjp(_Custom):
         fname, params = core.name, core.params
         keep = self._diff_positions(len(params))
         nondiff = [params[i] for i in self.nondiff_argnums]
-        env = dict(core.env)
+        env = core.env.copy()
         fwd_name, bwd_name = f"{fname}_user_fwd", f"{fname}_user_bwd"
         env[fwd_name], env[bwd_name] = self.fwd, self.bwd
         saved = ", ".join(nondiff + ["res"])

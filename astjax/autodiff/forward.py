@@ -159,7 +159,7 @@ class _FunctionForward:
         self.program = program
         self.request = request
         self.mutated = mutated
-        self.env = dict(core.env)
+        self.env = core.env.copy()
         names = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name)}
         generated = {f"{f}{suffix}" for f in program.functions
                      for suffix in ("", "_jvp", "_jvp_many")}

@@ -19,6 +19,7 @@ from astjax.rules import registry as primitives
 from astjax.frontend.syntax import gast, parse
 from astjax.api import _argnums_tuple, _check_callable
 from astjax.core.emit import compile_functions
+from astjax.frontend.captures import stale
 from astjax.autodiff.forward import forward_program
 from astjax.core.normalize import normalize
 from astjax.core.pytrees import tree_map
@@ -64,13 +65,14 @@ def jvp_function(fun, argnums=None):
     fn = as_function(fun)
     key = (fn, "jvp", argnums)
     hit = _CACHE.get(key)
-    if hit is not None:
+    if hit is not None and not stale(hit):
         return hit
     program = normalize(fn, verb="differentiate")
     params = program.main.params
     nums = tuple(range(len(params))) if argnums is None else argnums
     units, entry = forward_program(program, [params[i] for i in nums])
-    functions, source = compile_functions(units, f"jvp({program.entry})")
+    captures = program.captures(rederive=lambda: jvp_function(fn, argnums))
+    functions, source = compile_functions(units, f"jvp({program.entry})", entry, captures)
     result = functions[entry]
     result.__astjax_source__ = source
     _CACHE[key] = result
@@ -109,7 +111,7 @@ def hessian(fun, argnums=0):
     _check_callable(fun)
     key = (as_function(fun), "hessian", _key(argnums))
     hit = _CACHE.get(key)
-    if hit is None:
+    if hit is None or stale(hit):
         hit = _CACHE[key] = jacfwd(jacrev(fun, argnums), argnums)
     return hit
 
@@ -122,34 +124,38 @@ def _jacobian(fun, kind, argnums):
     fn = as_function(fun)
     key = (fn, kind, _key(argnums))
     hit = _CACHE.get(key)
-    if hit is not None:
+    if hit is not None and not stale(hit):
         return hit
     program = normalize(fn, verb="differentiate")
+    rederive = lambda: _jacobian(fn, kind, argnums)     # noqa: E731
     params = program.main.params
     nums, single = _argnums_tuple(argnums, len(params), program.entry)
     wrt = [params[i] for i in nums]
     if kind == "jacfwd":
         units, entry = forward_program(program, wrt, many=True)
-        result = _compile(_jacfwd_source(program, entry, nums, single), units, program, kind)
+        result = _compile(_jacfwd_source(program, entry, nums, single), units, program, kind,
+                          rederive)
         # transformations of jacfwd(f) read an equivalent that pushes one tangent at a time:
         # the many-tangent code changes per-tangent lists through aliases, which reverse
         # mode does not follow
         units, entry = forward_program(program, wrt)
         units.append((program.main.node, program.main.env))
         result.__astjax_function__ = _compile(
-            _jacfwd_loop_source(program, entry, nums, single), units, program, kind)
+            _jacfwd_loop_source(program, entry, nums, single), units, program, kind,
+            lambda: _jacobian(fn, kind, argnums).__astjax_function__)
     else:
         units = reverse_program(program, wrt)
         result = _compile(_jacrev_source(program, nums, single, _mutates(program)), units,
-                          program, kind)
+                          program, kind, rederive)
     _CACHE[key] = result
     return result
 
 
-def _compile(text, units, program, kind):
+def _compile(text, units, program, kind, rederive):
     fdef = _parse_generated(text, program)
     functions, source = compile_functions([(fdef, program.main.env)] + units,
-                                          f"{kind}({program.entry})")
+                                          f"{kind}({program.entry})", fdef.name,
+                                          program.captures(rederive=rederive))
     result = functions[fdef.name]
     result.__astjax_source__ = source
     result.__qualname__ = fdef.name

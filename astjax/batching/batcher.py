@@ -37,6 +37,7 @@ from astjax.batching.control import Arg, BatchingWarning, CannotBatch, FunctionB
 from astjax.batching.values import (Lst, Tup, Val, build_node, is_batched, item_node, merge_into,
                               of_value, signature_key)
 from astjax.core.emit import compile_functions
+from astjax.frontend.captures import stale
 from astjax.core.normalize import normalize
 
 __all__ = ["vmap", "BatchingWarning"]
@@ -151,8 +152,21 @@ class Vmapped:
     def _build(self, facts, axes, key):
         """Generate the batched source for arguments with these facts (per-example ranks)."""
         label = f"vmap({getattr(self.fun, '__name__', 'f')})"
-        fn, info = build(self.fun, facts, axes, self.out_axes, label, self.axis_name)
+        fn, info = build(self.fun, facts, axes, self.out_axes, label, self.axis_name,
+                         rederive=lambda: self._rebuilt(facts, axes, key))
         self._last = fn
+        return fn
+
+    def _rebuilt(self, facts, axes, key):
+        """Code derived for globals that changed since (a helper rebound, a captured array's
+        rank): every cached version is dropped and this one derived again."""
+        self._cache.clear()
+        self._generic = None
+        fn = self._build(facts, axes, key)
+        if key == ("generic",):
+            self._generic = fn
+        else:
+            self._cache[key] = fn
         return fn
 
     def function_for(self, facts):
@@ -162,7 +176,7 @@ class Vmapped:
         batched = [_apply_axes(f, ax) for f, ax in zip(facts, axes)]
         key = ("facts",) + tuple(signature_key(f) for f in batched)
         fn = self._cache.get(key)
-        if fn is None:
+        if fn is None or stale(fn):
             fn = self._cache[key] = self._build(batched, axes, key)
         return fn
 
@@ -170,7 +184,7 @@ class Vmapped:
     @property
     def generic(self):
         """The version for arguments of unknown rank (rank-polymorphic ``_ax`` helpers)."""
-        if self._generic is None:
+        if self._generic is None or stale(self._generic):
             import inspect
             try:
                 nparams = len(inspect.signature(self.fun).parameters)
@@ -280,7 +294,7 @@ def _unknown_fact(axis):
 
 # ---- building ---------------------------------------------------------------------------------
 
-def build(fun, facts, axes, out_axes, label, axis_name=None):
+def build(fun, facts, axes, out_axes, label, axis_name=None, rederive=None):
     """Generate, compile and return (the batched entry function, its result fact)."""
     if isinstance(fun, Vmapped):
         fun = fun.function_for([_per_example(f) for f in facts])
@@ -289,7 +303,9 @@ def build(fun, facts, axes, out_axes, label, axis_name=None):
     entry = EntrySpec(axes, out_axes)
     gen = f"vmap_{program.entry}"
     units, result = prog.run(facts, entry, gen)
-    functions, source = compile_functions(units, label)
+    # batched code depends on the rank of each captured array: guarded with the helpers
+    captures = program.captures(kinds=True, rederive=rederive)
+    functions, source = compile_functions(units, label, gen, captures)
     fn = functions[gen]
     fn.__astjax_source__ = source
     fn.__astjax_fallbacks__ = list(prog.fallbacks)
@@ -316,6 +332,8 @@ def _quiet(fn, source):
     run.__name__ = fn.__name__
     run.__qualname__ = fn.__qualname__
     run.__wrapped__ = fn
+    run.__astjax_function__ = fn          # what transforming this again reads
+    run.__astjax_captures__ = getattr(fn, "__astjax_captures__", None)
     run.__astjax_source__ = source
     run.__astjax_fallbacks__ = fn.__astjax_fallbacks__
     return run

@@ -144,7 +144,8 @@ def value_of(b, a):
         v = b.constant(node)
         if v is not _NOVALUE:
             return v
-    if isinstance(node, gast.Name) and node.id in b.core.env and node.id not in b.env:
+    if isinstance(node, gast.Name) and node.id in b.core.env and node.id not in b.env \
+            and node.id not in getattr(b.core.env, "live", ()):     # read at each call
         v = b.core.env[node.id]
         if isinstance(v, (int, float, bool, str, type(None))) or (
                 isinstance(v, tuple) and all(isinstance(e, int) for e in v)):

@@ -32,7 +32,8 @@ import numpy as np
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import call, const, dotted, gast
 from astjax.core.form import bind, is_atom
-from astjax.errors import NoRuleError, SourceError
+from astjax.errors import NoRuleError, SourceError, UnsupportedError
+from astjax.frontend.source import is_cache, transformable
 
 
 # array methods and attributes -> the NumPy function they mean (receiver first)
@@ -185,6 +186,16 @@ class CallResolution:
             return ("helper", transformed)
         if isinstance(value, types.FunctionType) and not _is_library(value):
             return ("helper", value)
+        if is_cache(value) and not _is_library(value.__wrapped__):
+            return ("helper", value.__wrapped__)  # functools.lru_cache: the function it caches
+        if getattr(value, "__wrapped__", None) is not None and not _is_library(value) and \
+                not isinstance(value, types.FunctionType):
+            try:
+                transformable(value)
+            except UnsupportedError as exc:       # a decorator returned an object
+                where_def = f" ({exc.where[0]}:{exc.where[1]})" if exc.where else ""
+                self.fail(where, exc.message.replace(" is decorated", f"{where_def} is "
+                                                     "decorated", 1))
         if isinstance(value, np.ufunc) or callable(value):
             module = getattr(value, "__module__", None) or type(value).__module__
             label = f"{module}.{getattr(value, '__name__', type(value).__name__)}"

@@ -7,7 +7,19 @@ Every generated function is registered in ``linecache`` under a pseudo file name
 ``inspect.getsource`` works on it (which lets astjax transform its own output again) and
 tracebacks show the generated lines.  Each function runs in a namespace of its own holding
 ``np``, ``math``, ``_ax`` (astjax.rules.runtime), its captured constants and its callees.
+
+The user's globals and closure cells are not copied into that namespace: each function
+begins by reading the ones it uses, when it runs (``_globals`` is the user's module dict,
+``_cells`` the function's closure cells), and an entry whose code specialized on something
+(a helper, a folded int) first checks it still holds (frontend/captures.py)::
+
+    def grad_g(x):
+        # reads g's globals when it runs; derived again if a helper was rebound
+        if _captures.stale():
+            return _captures.rederive(x)
+        W = _globals['W']
 """
+import copy
 import itertools
 import linecache
 import math
@@ -16,7 +28,7 @@ import numpy as np
 
 from astjax.core.simplify import simplify
 from astjax.rules import runtime
-from astjax.frontend.syntax import gast, to_source
+from astjax.frontend.syntax import gast, parse, to_source
 
 _counter = itertools.count(1)
 
@@ -91,15 +103,20 @@ def base_namespace():
     return {"np": np, "math": math, "_ax": runtime}
 
 
-def compile_functions(units, label):
+def compile_functions(units, label, entry=None, captures=None):
     """Compile generated functions.  ``units`` is a list of (fdef, env) where env maps the
-    captured names the function reads to their values.  Functions may call each other by
-    name.  Returns (functions by name, full source)."""
+    captured names the function reads to their values (``env.live``: those read from the
+    user's globals and cells at each call).  Functions may call each other by name.  The
+    function named ``entry`` checks ``captures`` (a frontend.captures.Captures) first.
+    Returns (functions by name, full source)."""
     sources = []
     functions = {}
     namespaces = []
     for fdef, env in units:
         fdef = simplify(fdef)
+        guard = captures if fdef.name == entry and captures and \
+            captures.rederive_fn is not None else None
+        fdef, holders, reads = _with_prologue(fdef, env, guard)
         origins = []
         text = render(fdef, origins=origins)
         filename = f"<astjax-{next(_counter)}: {label}: {fdef.name}>"
@@ -107,13 +124,64 @@ def compile_functions(units, label):
         # transforming this function again cites the user's lines, not these generated ones
         GENERATED_ORIGINS[filename] = {i + 1: o for i, o in enumerate(origins) if o is not None}
         namespace = base_namespace()
-        namespace.update(env)
+        live = getattr(env, "live", {})
+        namespace.update({k: v for k, v in env.items() if k not in live})
+        namespace.update(holders)
         code = compile(text, filename, "exec")
         exec(code, namespace)
-        functions[fdef.name] = namespace[fdef.name]
+        fn = functions[fdef.name] = namespace[fdef.name]
+        if reads is not None:
+            fn.__astjax_reads__ = reads
+        if fdef.name == entry and captures is not None:
+            fn.__astjax_captures__ = captures
         namespaces.append(namespace)
         sources.append(text)
     for namespace in namespaces:           # let generated functions call each other
         for fname, f in functions.items():
             namespace.setdefault(fname, f)
     return functions, "\n\n".join(sources)
+
+
+def _with_prologue(fdef, env, captures):
+    """``fdef`` with its reads of the user's globals and cells (and, for an entry with
+    ``captures``, the guard) as its first statements; the names those statements use; and
+    what emit records for transforming the result again: (statement count, {name: Capture},
+    captures)."""
+    from astjax.core.form import names_read
+    live = getattr(env, "live", {})
+    used = names_read(fdef) if live else set()
+    wanted = [(k, c) for k, c in live.items() if k in used]
+    if not wanted and captures is None:
+        return fdef, {}, None
+    holders, stmts = {}, []
+    if captures is not None:
+        params = ", ".join(a.id for a in fdef.args.args)
+        guard = parse(f"if _captures.stale():\n    return _captures.rederive({params})\n").body[0]
+        guard.note = "derived again if a helper or a folded int/bool/str global was rebound"
+        holders["_captures"] = captures
+        stmts.append(guard)
+    names = {}
+    for key, capture in wanted:
+        if capture.kind == "global":
+            holder = names.get(id(capture.holder))
+            if holder is None:
+                holder = "_globals" if not names else f"_globals_{len(names) + 1}"
+                names[id(capture.holder)] = holder
+                holders[holder] = capture.holder
+            text = f"{key} = {holder}[{capture.key!r}]"
+        else:
+            holders.setdefault("_cells", {})[capture.key] = capture.holder
+            text = f"{key} = _cells[{capture.key!r}].cell_contents"
+        stmts.append(parse(text).body[0])
+    if wanted:
+        where = {(True, True): "globals and closure cells", (True, False): "globals",
+                 (False, True): "closure cells"}[bool(names), "_cells" in holders]
+        stmts[1 if captures is not None else 0].note = \
+            f"the user's {where}, read when this runs"
+    origin = getattr(fdef, "origin", None)
+    for st in stmts:
+        for n in gast.walk(st):
+            n.origin = origin
+    new = copy.copy(fdef)
+    new.body = stmts + list(fdef.body)
+    return new, holders, (len(stmts), dict(wanted), captures)

@@ -25,14 +25,28 @@ CMPOPS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq:
           gast.NotEq: "ne"}
 
 
+class Env(dict):
+    """Captured name -> its value when the code was derived.  ``live`` names the captures
+    generated code reads again at each call (name -> frontend.captures.Capture); the other
+    values are bound into the generated namespace (defaults, attributes of objects)."""
+
+    def __init__(self, *args, live=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.live = dict(live or {})
+
+    def copy(self):
+        return Env(self, live=self.live)
+
+
 @dataclass
 class CoreFunction:
     name: str                 # its name in generated code
     node: object              # gast.FunctionDef in core form
     fn: object                # the user's function
     filename: str
-    env: dict = field(default_factory=dict)       # captured name -> value
+    env: dict = field(default_factory=Env)        # captured name -> value
     helpers: dict = field(default_factory=dict)   # called name -> CoreFunction name
+    guards: list = field(default_factory=list)    # what the core form specialized on
 
     @property
     def params(self):
@@ -47,6 +61,20 @@ class Program:
     @property
     def main(self):
         return self.functions[self.entry]
+
+    def captures(self, kinds=False, rederive=None):
+        """The guards of every function of the program (frontend.captures.Captures).
+        ``kinds``: also guard the type, dtype and rank of every value read at call time
+        (for transforms whose code depends on them: vmap's ranks)."""
+        from astjax.frontend.captures import Captures, Guard, kind_of
+        out = Captures(rederive=rederive)
+        for core in self.functions.values():
+            for g in core.guards:
+                out.add(g)
+            if kinds:
+                for key, capture in getattr(core.env, "live", {}).items():
+                    out.add(Guard(capture, kind_of(core.env[key]), "kind"))
+        return out
 
 
 def prim_key(op, helpers=()):

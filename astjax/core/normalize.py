@@ -71,7 +71,8 @@ import numpy as np
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import assign, call, const, gast, name
 from astjax.core.form import BINOPS, CMPOPS, CoreFunction, Namer as _Namer, Program, bind, is_atom, prim_key
-from astjax.core.form import dotted_path, is_effect_call, operands
+from astjax.core.form import Env, dotted_path, is_effect_call, operands
+from astjax.frontend.captures import Guard, is_module, is_static
 from astjax.errors import UnsupportedError
 from astjax.frontend.source import parse_function
 from astjax.core.calls import CallResolution
@@ -114,8 +115,19 @@ def normalize(fn, verb="transform"):
     return Program(entry=entry, functions=functions)
 
 
+def current_version(fn):
+    """Generated code derived for values that changed since: the one derived for today's."""
+    for _ in range(8):
+        captures = getattr(fn, "__astjax_captures__", None)
+        if captures is None or captures.rederive_fn is None or not captures.stale():
+            break
+        fn = captures.rederive_fn()
+    return fn
+
+
 class _Normalizer(FlowLowering, CallResolution):
     def __init__(self, fn, gen_name, name_of, verb):
+        fn = current_version(fn)
         self.parsed = parse_function(fn)
         self.fn = fn
         self.gen_name = gen_name
@@ -125,8 +137,9 @@ class _Normalizer(FlowLowering, CallResolution):
         taken = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} | set(self.parsed.env)
         taken |= {"np", "math", "_ax"}
         self.fresh = _Namer(taken)
-        self.env = {}
+        self.env = Env()
         self.helpers = {}
+        self.read_live = set()       # free names whose value generated code reads each call
         self.locals = {n.id for n in gast.walk(node)
                        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         self.origin = None
@@ -171,7 +184,22 @@ class _Normalizer(FlowLowering, CallResolution):
                                 returns=None, type_comment=None, type_params=[])
         fdef.origin = getattr(node, "origin", None)
         return CoreFunction(name=self.gen_name, node=fdef, fn=self.fn,
-                            filename=self.parsed.filename, env=self.env, helpers=self.helpers)
+                            filename=self.parsed.filename, env=self.env, helpers=self.helpers,
+                            guards=self._guards())
+
+    def _guards(self):
+        """Every global or closure cell this function reads is either read at each call
+        (``read_live``) or something the core form specialized on: a helper it follows, a
+        folded int/bool/str/None, an object whose attributes it read.  Those are guarded."""
+        guards = list(getattr(self.parsed, "inherited", ()))
+        for name, capture in self.parsed.captures.items():
+            if not capture.live or name in self.read_live or name in self.locals:
+                continue
+            value = self.parsed.env[name]
+            if is_module(value):
+                continue              # rebinding np itself is not followed
+            guards.append(Guard(capture, value, "==" if is_static(value) else "is"))
+        return guards
 
     # -- helpers ------------------------------------------------------------------------------
     def fail(self, node, message, cls=UnsupportedError):
@@ -191,7 +219,7 @@ class _Normalizer(FlowLowering, CallResolution):
 
     def capture_value(self, wanted, value):
         for existing, v in self.env.items():
-            if v is value:
+            if v is value and existing not in self.env.live:
                 return name(existing)
         key = self.fresh.exact(wanted)
         self.env[key] = value
@@ -434,10 +462,25 @@ class _Normalizer(FlowLowering, CallResolution):
         if e.id in self.locals or e.id not in self.parsed.env:
             return name(e.id)
         value = self.parsed.env[e.id]
-        if isinstance(value, (bool, int, float, complex, str, type(None))):
-            return const(value)
+        capture = self.parsed.captures.get(e.id)
+        if is_static(value) and not isinstance(value, tuple):
+            return const(value)          # specialized on: guarded (see _guards)
         if primitives.module_path(value) or callable(value) and not isinstance(value, type):
             self.fail(e, f"'{e.id}' ({type(value).__name__}) can only be called here")
+        if capture is not None and capture.live and not is_static(value) \
+                and not isinstance(value, type):
+            # data (a float, an array): generated code reads it when it runs
+            self.read_live.add(e.id)
+            for existing, c in self.env.live.items():
+                if c is capture:
+                    return name(existing)
+            # the user's own name (free here, so no local or temporary takes it)
+            key = e.id if e.id not in self.env else self.fresh.exact(e.id)
+            self.env[key] = value
+            self.env.live[key] = capture
+            return name(key)
+        if isinstance(value, (float, complex)):
+            return const(value)
         return self.capture_value(e.id, value)
 
     def compare(self, e, out):
@@ -569,7 +612,7 @@ class ExprNormalizer(_Normalizer):
         self.fn = None
         self.verb = verb
         self.fresh = fresh
-        self.env = {}
+        self.env = Env()
         self.helpers = {}
         self.locals = _AllLocals(self.parsed.env)
         self.origin = origin

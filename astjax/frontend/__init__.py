@@ -2,8 +2,9 @@
 
 `source.parse_function(fn)` reads the function's source (also astjax's own generated source,
 kept in linecache), parses it with gast through `syntax` (the one module that touches gast and
-beniget), and resolves each free name to a global, a closure cell or a builtin; errors name
-the user's file and line. `discover` finds `@astjax.jit` functions in files without running
+beniget), and resolves each free name to a global, a closure cell or a builtin, remembering
+where it lives (`captures`: generated code reads it there when it runs; what a transform
+specializes on is guarded); errors name the user's file and line. `discover` finds `@astjax.jit` functions in files without running
 them (for `astjax build`).
 
 Before (the user's function)::

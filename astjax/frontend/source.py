@@ -7,8 +7,17 @@ functions of methods, lambdas alone on their line, and functions astjax generate
 (their source is registered in ``linecache``).  Every node of the tree carries an ``origin``
 (file, absolute line, that line's text) so later passes can write comments and errors that
 point at the user's file.  Free names are resolved through the closure, the function's
-globals and the builtins, in Python's own order.
+globals and the builtins, in Python's own order, and each remembers where it came from (a
+``Capture``: the module dict, the cell), so generated code can read it when it runs.
+
+Decorators: the function read is the object passed, never what ``__wrapped__`` points at.  A
+``functools.wraps`` wrapper is a function like any other: its own source is read (the
+function it wraps is one of its closure cells, a helper the transformation then follows).
+Only a cache (``functools.lru_cache``/``functools.cache``), transparent for the pure
+functions astjax transforms, is looked through; any other object is refused, naming the
+decorated definition's file:line.
 """
+import functools
 import builtins
 import inspect
 import linecache
@@ -16,6 +25,7 @@ import textwrap
 import types
 from dataclasses import dataclass, field
 
+from astjax.frontend.captures import Capture, _MISSING
 from astjax.frontend.syntax import free_names, gast, parse
 from astjax.errors import SourceError, UnsupportedError
 
@@ -37,27 +47,23 @@ class ParsedFunction:
     node: object               # gast.FunctionDef, decorators stripped
     filename: str
     env: dict = field(default_factory=dict)   # free name -> value (globals, closure, builtins)
+    captures: dict = field(default_factory=dict)   # free name -> Capture (where it lives)
+    inherited: list = field(default_factory=list)  # guards of generated code read again
 
     @property
     def name(self):
         return self.node.name
 
 
-_MISSING = object()
-
-
 def parse_function(fn):
     """Parse ``fn`` and resolve its free names.  Raises SourceError when that is impossible."""
-    fn = inspect.unwrap(fn)
-    if isinstance(fn, types.MethodType):
-        fn = fn.__func__
-    if not isinstance(fn, types.FunctionType):
-        raise UnsupportedError(f"astjax transforms Python functions, not {type(fn).__name__} "
-                               f"objects like {fn!r}")
+    fn = transformable(fn)
     code = fn.__code__
     filename = code.co_filename
     try:
-        lines, start = inspect.getsourcelines(fn)
+        # the code object, not fn: inspect would follow a wrapper's __wrapped__ to the
+        # function it wraps, and the wrapper is what runs
+        lines, start = inspect.getsourcelines(code)
     except (OSError, TypeError) as exc:
         raise SourceError(f"cannot read the source of {fn.__qualname__} ({exc}); astjax needs "
                           f"functions defined in a file, not typed at an interactive prompt",
@@ -67,32 +73,85 @@ def parse_function(fn):
         node = _lambda_node(source, fn, filename, start)
     else:
         module = _parse(source, filename, start)
-        node = _find_def(module, fn.__name__)
+        node = _find_def(module, code.co_name)     # functools.wraps renames __name__
         if node is None:
-            raise SourceError(f"cannot find the definition of {fn.__name__} in its source",
+            raise SourceError(f"cannot find the definition of {code.co_name} in its source",
                               where=(filename, start))
     node.decorator_list = []
     _attach_origins(node, filename, start)
-    env = {}
-    closure = dict(zip(code.co_freevars, [_cell(c) for c in (fn.__closure__ or ())]))
+    live, inherited = _strip_prologue(fn, node)
+    env, captures = {}, {}
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     for name in free_names(node):
-        value = closure.get(name, _MISSING)
-        if value is _MISSING:
-            value = fn.__globals__.get(name, _MISSING)
-        if value is _MISSING:
-            value = getattr(builtins, name, _MISSING)
+        if name in live:             # generated code: read from the user's globals or cell
+            capture = live[name]
+        elif name in cells:
+            capture = Capture("cell", cells[name], name)
+        elif name in fn.__globals__:
+            capture = Capture("global", fn.__globals__, name)
+        else:
+            capture = Capture("builtin", None, name)
+        value = capture.read() if capture.live else getattr(builtins, name, _MISSING)
         if value is _MISSING:
             use = next(n for n in gast.walk(node) if isinstance(n, gast.Name) and n.id == name)
             raise SourceError(f"name '{name}' is not defined", where=_where(use))
         env[name] = value
-    return ParsedFunction(fn=fn, node=node, filename=filename, env=env)
+        captures[name] = capture
+    return ParsedFunction(fn=fn, node=node, filename=filename, env=env, captures=captures,
+                          inherited=inherited)
 
 
-def _cell(cell):
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return _MISSING
+def _strip_prologue(fn, node):
+    """Generated functions begin with their reads of the user's globals and cells (and the
+    entry with its guard); emit.py records them in ``__astjax_reads__``.  Transforming such a
+    function again removes those statements: the names become captures of the user's
+    globals again, and the guards carry over to the new code."""
+    reads = getattr(fn, "__astjax_reads__", None)
+    if reads is None:
+        return {}, []
+    count, live, captures = reads
+    body = node.body
+    doc = 1 if body and isinstance(body[0], gast.Expr) and isinstance(
+        body[0].value, gast.Constant) and isinstance(body[0].value.value, str) else 0
+    node.body = body[:doc] + body[doc + count:]
+    return dict(live), list(captures.guards) if captures is not None else []
+
+
+def transformable(fn):
+    """The Python function behind ``fn`` that astjax reads: ``fn`` itself (a method's
+    function; a cache's cached function), else an UnsupportedError naming the definition."""
+    for _ in range(8):               # astjax's own objects (jit, vmap): what they transform
+        inner = getattr(fn, "__astjax_function__", None)
+        if inner is None or inner is fn:
+            break
+        fn = inner
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    while is_cache(fn):
+        fn = fn.__wrapped__
+    if isinstance(fn, types.FunctionType):
+        return fn
+    wrapped = getattr(fn, "__wrapped__", None)
+    inner = wrapped
+    while inner is not None and not isinstance(inner, types.FunctionType):
+        inner = getattr(inner, "__wrapped__", None)
+    if inner is not None:
+        code = inner.__code__
+        raise UnsupportedError(
+            f"{inner.__qualname__} is decorated, and its decorator returned a "
+            f"{type(fn).__name__} object, not a Python function: astjax transforms what the "
+            f"decorator returned, whose source it cannot read; transform the undecorated "
+            f"function, or make the decorator return a function (functools.wraps)",
+            where=(code.co_filename, code.co_firstlineno))
+    raise UnsupportedError(f"astjax transforms Python functions, not {type(fn).__name__} "
+                           f"objects like {fn!r}")
+
+
+def is_cache(fn):
+    """functools.lru_cache / functools.cache wrappers: calling one means calling the function
+    it caches (for the pure functions astjax transforms)."""
+    return isinstance(fn, functools._lru_cache_wrapper) and \
+        isinstance(getattr(fn, "__wrapped__", None), types.FunctionType)
 
 
 def _parse(source, filename, start):
