@@ -72,7 +72,7 @@ class Specialization:
         self.refresh = None             # reads the user's globals into the module: each call
         self.future = None
         self.snapshot = ()              # parameters whose contents are saved before a call
-        self.captured = []              # and the captured values, to undo writes on a rerun
+        self.captured_names = ()        # and the captured globals, to undo writes on a rerun
 
     def poll(self):
         """Switch to the extension once its background build is done."""
@@ -95,7 +95,21 @@ class Specialization:
         if guard.needs_snapshot(self.lowered) and self.lowered.checked_ints and (
                 params or captured):       # the arguments and globals it may write into
             self.snapshot = params
-            self.captured = [self.lowered.env[name] for name in captured]
+            self.captured_names = captured
+
+    def captured_now(self):
+        """The captured values the call may write into, as they are now (a global read at
+        each call may have been rebound since this specialization)."""
+        out = []
+        for name in self.captured_names:
+            capture = self.lowered.live.get(name)
+            if capture is None:
+                out.append(self.lowered.env[name])
+            elif capture.kind == "global":
+                out.append(capture.holder.get(capture.key))
+            else:
+                out.append(capture.holder.cell_contents)
+        return out
 
 
 _bound_env = {}      # module name -> the captured values its globals hold
@@ -181,8 +195,8 @@ class JitFunction:
                 spec.poll()
         if spec.refresh is not None:
             spec.refresh()
-        saved = guard.Snapshot.of([args[k] for k in spec.snapshot] + spec.captured) \
-            if spec.snapshot else None
+        saved = guard.Snapshot.of([args[k] for k in spec.snapshot] + spec.captured_now()) \
+            if spec.snapshot or spec.captured_names else None
         try:
             return spec.entry(*args)
         except Exception as exc:
