@@ -39,7 +39,7 @@ import copy
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import assign, call, const, gast, name, parse_expr
 from astjax.errors import NoRuleError, UnsupportedError
-from astjax.core.form import Namer as _Namer, bind, dotted_path, prim_key
+from astjax.core.form import Namer as _Namer, bind, check_effect, dotted_path, prim_key
 from astjax.core.normalize import ExprNormalizer
 from astjax.core.form import as_expr as _as_expr, is_append as _is_append, names_read as _names, with_origin as _stmt, text_of as _text, walk_stmts as _walk_stmts, where_of as _where
 
@@ -337,6 +337,7 @@ class _FunctionForward:
         if isinstance(s, gast.Expr):
             if _is_append(s):
                 return self.append(s)
+            check_effect(s, lambda n: n in self.active, "differentiate")
             return [s]
         if isinstance(s, gast.If):
             node = gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],

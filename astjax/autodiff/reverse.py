@@ -44,7 +44,7 @@ from astjax.core.form import (as_expr as _as_expr, assigned as _assigned, flat a
                    walk_stmts as _walk_stmts, where_of as _where, with_origin as _stmt)
 from astjax.errors import NoRuleError, UnsupportedError
 from astjax.autodiff.forward import mutated_params
-from astjax.core.form import Namer as _Namer, bind, dotted_path, prim_key
+from astjax.core.form import Namer as _Namer, bind, check_effect, dotted_path, prim_key
 from astjax.core.normalize import ExprNormalizer
 
 TAPE = "_tape"
@@ -468,6 +468,8 @@ class _FunctionReverse:
 
     def fwd_stmt(self, s):
         push = []
+        if isinstance(s, gast.Expr):
+            check_effect(s, lambda n: n in self.active, "differentiate")
         if isinstance(s, gast.Assign):
             target = s.targets[0]
             if isinstance(target, gast.Name):

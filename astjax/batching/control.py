@@ -348,6 +348,11 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         if self.regions:
             raise CannotBatch(f"a {'print' if isinstance(s, gast.Expr) else 'assert'} under a "
                               "batched condition", s, whole_function=True)
+        if getattr(s, "unknown_effect", False) and any(
+                isinstance(n, gast.Name) and n.id in self.env and is_batched(self.env[n.id])
+                for n in gast.walk(s.value)):
+            raise CannotBatch(f"{dotted_path(s.value.func)}(...) has an effect astjax knows "
+                              f"nothing of", s, whole_function=True)
         node = self.rename(s)
         if isinstance(node, gast.Assert) and is_batched(self.info(node.test)):
             node.test = call("np.all", [node.test])

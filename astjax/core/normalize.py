@@ -233,6 +233,8 @@ class _Normalizer(FlowLowering, CallResolution):
                 item = self.atom(value.args[0], out)
                 out.append(self.stmt(gast.Expr(value=call(gast.Attribute(
                     value=name(value.func.value.id), attr="append", ctx=gast.Load()), [item]))))
+            elif isinstance(value, gast.Call) and self._writer(value) is not None:
+                self.write_call(value, self._writer(value), out)
             else:
                 op = self.expr(value, out)
                 if isinstance(op, gast.Call) and prim_key(op, self.helpers) in ("list.pop",
@@ -243,6 +245,10 @@ class _Normalizer(FlowLowering, CallResolution):
                     # for its effect, with the primal values, in every transform's primal sweep
                     node = self.stmt(gast.Expr(value=op))
                     node.effect = True
+                    # an effect astjax knows nothing of (not print): a transform that cannot
+                    # account for it refuses it when it touches a differentiated or batched
+                    # value, rather than give a silently wrong derivative
+                    node.unknown_effect = prim_key(op, self.helpers) not in _OBSERVERS
                     out.append(node)
         elif isinstance(s, gast.If):
             test = self.test_atom(s.test, out)
@@ -276,6 +282,46 @@ class _Normalizer(FlowLowering, CallResolution):
             self.fail(s, f"cannot {self.verb} through '{what}'")
         self._check_yield(s)
         return out
+
+    def _writer(self, e):
+        """The rule-table entry of a call that writes into an operand (np.copyto), or None."""
+        if not isinstance(e.func, (gast.Attribute, gast.Name)):
+            return None
+        try:
+            kind, key = self.resolve_callee(e.func)
+        except Exception:
+            return None                # the ordinary path reports it
+        prim = primitives.lookup(key) if kind == "prim" else None
+        return prim if prim is not None and prim.mutates else None
+
+    def write_call(self, e, prim, out):
+        """``np.copyto(out, v)`` -> ``written = _ax.copyto_into(out, v); out[...] = written``:
+        the pure form (its rules in the table) and an item write of what it returns.  A
+        destination that is a basic slice of a name (``out[1:]``, a view) is written there."""
+        params = list(prim.params)
+        given = dict(zip(params, e.args))
+        given.update({k.arg: k.value for k in e.keywords})
+        dest = given.get(prim.mutates)
+        if dest is None:
+            self.fail(e, f"{prim.key}: missing argument '{prim.mutates}'")
+        if isinstance(dest, gast.Name):
+            target = gast.Subscript(value=dest, slice=const(Ellipsis), ctx=gast.Store())
+        elif isinstance(dest, gast.Subscript) and isinstance(dest.value, gast.Name) and \
+                _basic_index(dest.slice):
+            target = _clone(dest)
+            target.ctx = gast.Store()
+        else:
+            self.fail(e, f"{prim.key} writes into its argument '{prim.mutates}': astjax "
+                         f"follows the write only into a named array or a basic slice of one "
+                         f"(out, out[1:], out[:, 0])")
+        self._in_writer = True
+        try:
+            op = self.expr(e, out)
+        finally:
+            self._in_writer = False
+        pure = call(prim.update, list(op.args), {k.arg: k.value for k in op.keywords})
+        written = self.emit(out, pure, "written")
+        self.assign_to(target, written, out)
 
     def _check_yield(self, s):
         for n in gast.walk(s):
@@ -467,6 +513,27 @@ class _Normalizer(FlowLowering, CallResolution):
         if isinstance(index, gast.Constant) and index.value is Ellipsis:
             return index
         return self.atom(index, out)
+
+# bare calls whose only effect is to show their operands: every transform keeps them as is
+_OBSERVERS = {"print"}
+
+
+def _basic_index(index):
+    """An index that makes a view (ints, slices, ..., None, all literal or names of ints is not
+    known here: only constants and slices of anything count)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    for p in parts:
+        if isinstance(p, gast.Slice):
+            continue
+        if isinstance(p, gast.Constant) and (p.value is None or p.value is Ellipsis or
+                                             type(p.value) is int):
+            continue
+        if isinstance(p, gast.UnaryOp) and isinstance(p.operand, gast.Constant) and \
+                type(p.operand.value) is int:
+            continue
+        return False
+    return True
+
 
 def _hint_of(target):
     return target.id if isinstance(target, gast.Name) else "t"

@@ -1055,3 +1055,91 @@ def tangent_if_defined(x, t):
 def dict_keys(d):
     """The keys of a dict, in order, as a list (``for k, v in d.items()`` indexes it)."""
     return list(d)
+
+
+# ---- in-place writers as pure functions ------------------------------------------------------
+# ``np.copyto(out, v)`` and its kin write into their first operand.  Normalization rewrites
+#     np.put(a, ind, v)   ->   written = _ax.put_into(a, ind, v); a[...] = written
+# so every transform sees an item write (which it already understands) of a pure value.  Each
+# ``*_into`` helper returns a new array: its first operand with NumPy's write applied.
+
+def copyto_into(dst, src, casting="same_kind", where=True):
+    out = np.array(dst, copy=True)
+    np.copyto(out, src, casting=casting, where=where)
+    return out
+
+
+def fill_diagonal_into(a, val, wrap=False):
+    out = np.array(a, copy=True)
+    np.fill_diagonal(out, val, wrap=wrap)
+    return out
+
+
+def put_into(a, ind, v, mode="raise"):
+    out = np.array(a, copy=True)
+    np.put(out, ind, v, mode=mode)
+    return out
+
+
+def putmask_into(a, mask, values):
+    out = np.array(a, copy=True)
+    np.putmask(out, mask, values)
+    return out
+
+
+def place_into(arr, mask, vals):
+    out = np.array(arr, copy=True)
+    np.place(out, mask, vals)
+    return out
+
+
+def _written(kind, a, *args):
+    """(positions, sources): the flat positions of ``a`` a writer sets and, for each, the
+    flat index into its (cyclically repeated) values; a position written twice keeps only its
+    last write."""
+    size = int(np.size(a))
+    if kind == "put":
+        ind, mode = args
+        pos = np.take(np.arange(size), np.ravel(ind).astype(np.intp), mode=mode)
+        src = np.arange(pos.size)
+    elif kind == "fill_diagonal":
+        marker = np.zeros(np.shape(a), dtype=bool)
+        np.fill_diagonal(marker, True, wrap=args[0])
+        pos = np.flatnonzero(marker)
+        src = np.arange(pos.size)
+    elif kind == "putmask":
+        pos = np.flatnonzero(np.broadcast_to(args[0], np.shape(a)))
+        src = pos
+    else:                                   # place
+        pos = np.flatnonzero(args[0])
+        src = np.arange(pos.size)
+    last = np.zeros(size, dtype=np.intp) - 1
+    last[pos] = np.arange(pos.size)          # for repeated positions the last index wins
+    keep = last[pos] == np.arange(pos.size)
+    return pos[keep], src[keep]
+
+
+def _values_vjp(g, v, pos, src):
+    """The cotangent of the values a writer took from ``v``: g at the written positions,
+    summed back onto the value each was repeated from."""
+    n = int(np.size(v))
+    picked = np.ravel(np.asarray(g))[pos] if pos.size else np.zeros(0)
+    out = np.bincount(src % max(n, 1), weights=picked, minlength=n) if n else np.zeros(0)
+    out = out.reshape(np.shape(v))
+    return out if np.ndim(v) else out[()]
+
+
+def fill_diagonal_vjp_val(g, a, val, wrap=False):
+    return _values_vjp(g, val, *_written("fill_diagonal", a, wrap))
+
+
+def put_vjp_v(g, a, ind, v, mode="raise"):
+    return _values_vjp(g, v, *_written("put", a, ind, mode))
+
+
+def putmask_vjp_values(g, a, mask, values):
+    return _values_vjp(g, values, *_written("putmask", a, mask))
+
+
+def place_vjp_vals(g, arr, mask, vals):
+    return _values_vjp(g, vals, *_written("place", arr, mask))

@@ -156,6 +156,43 @@ defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, 
         jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
 defprim("np.copy", vjp={"x": "g"}, jvp="np.copy(t_x)", cython="x")
 
+# ---- functions that write into their first operand ------------------------------------------
+# Normalization rewrites ``np.put(a, ind, v)`` as ``w = _ax.put_into(a, ind, v); a[...] = w``:
+# an item write (reverse mode cuts the overwritten adjoint, forward mode and vmap follow the
+# write) of the pure ``*_into`` form, whose rules are below.  Values repeat cyclically as in
+# NumPy; the adjoint of the values sums over the positions each one was written to.
+defprim("np.copyto", "dst, src, casting='same_kind', where=True", mutates="dst",
+        update="_ax.copyto_into")
+defprim("_ax.copyto_into", "dst, src, casting='same_kind', where=True",
+        vjp={"dst": "np.where(where, 0.0, g)", "src": f"{UB}(np.where(where, g, 0.0), src)"},
+        jvp="_ax.copyto_into(t_dst, t_src, 'unsafe', where)")
+defprim("np.fill_diagonal", "a, val, wrap=False", mutates="a", update="_ax.fill_diagonal_into")
+defprim("_ax.fill_diagonal_into", "a, val, wrap=False",
+        vjp={"a": "_ax.fill_diagonal_into(g, 0.0, wrap)",
+             "val": "_ax.fill_diagonal_vjp_val(g, a, val, wrap)"},
+        jvp="_ax.fill_diagonal_into(t_a, t_val, wrap)")
+defprim("_ax.fill_diagonal_vjp_val", "g, a, val, wrap=False", vjp={"g": "_ax.fill_diagonal_into(_ax.zeros_like(a), g, wrap)"},
+        jvp="_ax.fill_diagonal_vjp_val(t_g, a, val, wrap)")
+defprim("np.put", "a, ind, v, mode='raise'", mutates="a", update="_ax.put_into")
+defprim("_ax.put_into", "a, ind, v, mode='raise'",
+        vjp={"a": "_ax.put_into(g, ind, 0.0, mode)", "v": "_ax.put_vjp_v(g, a, ind, v, mode)"},
+        jvp="_ax.put_into(t_a, ind, t_v, mode)")
+defprim("_ax.put_vjp_v", "g, a, ind, v, mode='raise'", vjp={"g": "_ax.put_into(_ax.zeros_like(a), ind, g, mode)"},
+        jvp="_ax.put_vjp_v(t_g, a, ind, v, mode)")
+defprim("np.putmask", "a, mask, values", mutates="a", update="_ax.putmask_into")
+defprim("_ax.putmask_into", "a, mask, values",
+        vjp={"a": "_ax.putmask_into(g, mask, 0.0)",
+             "values": "_ax.putmask_vjp_values(g, a, mask, values)"},
+        jvp="_ax.putmask_into(t_a, mask, t_values)")
+defprim("_ax.putmask_vjp_values", "g, a, mask, values", vjp={"g": "_ax.putmask_into(_ax.zeros_like(a), mask, g)"},
+        jvp="_ax.putmask_vjp_values(t_g, a, mask, values)")
+defprim("np.place", "arr, mask, vals", mutates="arr", update="_ax.place_into")
+defprim("_ax.place_into", "arr, mask, vals",
+        vjp={"arr": "_ax.place_into(g, mask, 0.0)", "vals": "_ax.place_vjp_vals(g, arr, mask, vals)"},
+        jvp="_ax.place_into(t_arr, mask, t_vals)")
+defprim("_ax.place_vjp_vals", "g, arr, mask, vals", vjp={"g": "_ax.place_into(_ax.zeros_like(arr), mask, g)"},
+        jvp="_ax.place_vjp_vals(t_g, arr, mask, vals)")
+
 # ---- reductions --------------------------------------------------------------------------------
 RED = "x, axis=None, keepdims=False"
 defprim("np.sum", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis, keepdims)"},

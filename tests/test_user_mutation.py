@@ -1,0 +1,210 @@
+"""Writes into arrays, containers and aliases keep NumPy's meaning under every transform
+(issue 10, items 4-6), each checked from the user's side against an oracle: central finite
+differences for derivatives, the plain function for jit, a Python loop for vmap."""
+import warnings
+
+import numpy as np
+import pytest
+
+import astjax
+from astjax.errors import AstjaxError
+from checks import numerical_grad
+
+RNG = np.random.default_rng(7)
+X1 = np.array([0.3, 1.7, 0.9, 2.4, 1.2])          # away from every threshold below
+X2 = np.array([[0.3, 1.7, 0.9], [2.4, 1.2, 0.6], [1.1, 0.2, 1.9]])
+
+
+# ---- item 4: bare NumPy calls that write into an array ----------------------------------------
+
+def copyto(x):
+    out = np.zeros_like(x)
+    np.copyto(out, x * x)
+    return np.sum(out * x)
+
+
+def copyto_where(x):
+    out = np.ones_like(x) * x
+    np.copyto(out, np.sin(x), where=x > 1.0)
+    return np.sum(out ** 2)
+
+
+def copyto_slice(x):
+    out = x * 2.0
+    np.copyto(out[1:], x[:-1] ** 2)
+    return np.sum(out * out)
+
+
+def copyto_broadcast(x):
+    out = np.zeros((2,) + x.shape)
+    np.copyto(out, np.tanh(x))
+    return np.sum(out * x)
+
+
+def fill_diagonal(x):
+    a = x * x
+    np.fill_diagonal(a, np.sum(x))
+    return np.sum(a * x)
+
+
+def fill_diagonal_cyclic(x):
+    a = np.exp(x)
+    np.fill_diagonal(a, x[0, :2] * 3.0)
+    return np.sum(a * a)
+
+
+def put(x):
+    a = x * 1.0
+    np.put(a, [0, 2], x[1:3] ** 2)
+    return np.sum(a * x)
+
+
+def put_repeated_wrap(x):
+    a = np.sin(x)
+    np.put(a, [0, 0, 7], x[2:4] * 5.0, mode="wrap")      # 7 wraps to 2; 0 written twice
+    return np.sum(a * x)
+
+
+def putmask(x):
+    a = x * 1.0
+    np.putmask(a, x > 1.0, np.cos(x[:2]))                # values repeat by position
+    return np.sum(a * a)
+
+
+def place(x):
+    a = np.exp(x)
+    np.place(a, x < 1.5, x[::-1] * 3.0)                 # values used in order
+    return np.sum(a * x)
+
+
+WRITERS = [(copyto, X1), (copyto_where, X1), (copyto_slice, X1), (copyto_broadcast, X1),
+           (fill_diagonal, X2), (fill_diagonal_cyclic, X2), (put, X1),
+           (put_repeated_wrap, X1), (putmask, X1), (place, X1)]
+IDS = [f.__name__ for f, _ in WRITERS]
+
+
+def _directional(f, x, v, eps=1e-6):
+    return (f(x + eps * v) - f(x - eps * v)) / (2 * eps)
+
+
+@pytest.mark.parametrize("f, x", WRITERS, ids=IDS)
+def test_writer_grad(f, x):
+    np.testing.assert_allclose(astjax.grad(f)(x), numerical_grad(f, (x,), 0), rtol=1e-6,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("f, x", WRITERS, ids=IDS)
+def test_writer_jvp(f, x):
+    v = RNG.standard_normal(x.shape)
+    y, t = astjax.jvp(f, (x,), (v,))
+    assert np.allclose(y, f(x))
+    np.testing.assert_allclose(t, _directional(f, x, v), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("f, x", WRITERS, ids=IDS)
+def test_writer_hessian(f, x):
+    g = astjax.grad(f)
+    n = x.size
+    fd = np.stack([_directional(lambda z: g(z), x, e.reshape(x.shape)).ravel()
+                   for e in np.eye(n)], axis=-1).reshape(x.shape + x.shape)
+    np.testing.assert_allclose(astjax.hessian(f)(x), fd, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("f, x", WRITERS, ids=IDS)
+def test_writer_vmap(f, x):
+    xs = np.stack([x, x * 0.9 + 0.05, x[::-1].copy() if x.ndim == 1 else x.T.copy()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = astjax.vmap(f)(xs)
+        got_grad = astjax.vmap(astjax.grad(f))(xs)
+    np.testing.assert_allclose(got, [f(a) for a in xs], rtol=1e-12)
+    np.testing.assert_allclose(got_grad, [astjax.grad(f)(a) for a in xs], rtol=1e-12)
+
+
+@pytest.mark.parametrize("f, x", WRITERS, ids=IDS)
+def test_writer_jit(f, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.allclose(astjax.jit(f)(x), f(x), rtol=1e-12)
+        np.testing.assert_allclose(astjax.jit(astjax.grad(f))(x), astjax.grad(f)(x),
+                                   rtol=1e-12)
+
+
+def test_writer_primal_value_under_every_transform():
+    # the value itself (the issue's first complaint: 0 instead of 14)
+    def f(x):
+        out = np.zeros_like(x)
+        np.copyto(out, x * x)
+        return np.sum(out)
+    x = np.array([1.0, 2.0, 3.0])
+    assert astjax.value_and_grad(f)(x)[0] == 14.0
+    assert astjax.jit(f)(x) == 14.0
+    np.testing.assert_allclose(astjax.grad(f)(x), 2 * x)
+
+
+def test_writer_result_used_as_value_is_refused():
+    def f(x):
+        out = np.zeros_like(x)
+        r = np.copyto(out, x)
+        return np.sum(out)
+    with pytest.raises(AstjaxError, match=r"test_user_mutation.py:\d+.*statement of its own"):
+        astjax.grad(f)(X1)
+
+
+def test_writer_into_a_temporary_is_refused():
+    def f(x):
+        np.copyto(np.asarray(x), x * 2.0)
+        return np.sum(x)
+    with pytest.raises(AstjaxError, match=r"test_user_mutation.py:\d+"):
+        astjax.grad(f)(X1)
+
+
+def shuffle_active(x):
+    y = x * 2.0
+    np.random.shuffle(y)                # an effect astjax has no rule for
+    return np.sum(y * y[0])
+
+
+def shuffle_constant(x):
+    idx = np.arange(5.0)
+    np.random.shuffle(idx)              # touches nothing differentiated: runs, and is fine
+    return np.sum(x * x) + 0.0 * np.sum(idx)
+
+
+@pytest.mark.parametrize("kind", ["grad", "jvp", "hessian"])
+def test_unknown_effect_on_a_differentiated_value_is_refused(kind):
+    run = {"grad": lambda: astjax.grad(shuffle_active)(X1),
+           "jvp": lambda: astjax.jvp(shuffle_active, (X1,), (X1,)),
+           "hessian": lambda: astjax.hessian(shuffle_active)(X1)}[kind]
+    with pytest.raises(AstjaxError, match=r"test_user_mutation.py:\d+.*np.random.shuffle"):
+        run()
+
+
+def _rng_after(fn):
+    np.random.seed(3)
+    fn(X1)
+    return np.random.random()
+
+
+def test_unknown_effect_elsewhere_still_runs():
+    np.testing.assert_allclose(astjax.grad(shuffle_constant)(X1), 2 * X1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jitted = astjax.jit(shuffle_constant)
+        jitted(X1)                                     # build first
+        ran = _rng_after(shuffle_constant)
+        assert ran != _rng_after(lambda x: None)       # the oracle consumes random state
+        assert _rng_after(jitted) == ran               # and so does each transform: it ran
+        assert _rng_after(astjax.grad(shuffle_constant)) == ran
+        assert _rng_after(astjax.vmap(shuffle_constant)) == ran
+
+
+def test_unknown_effect_under_vmap_loops_over_lanes():
+    xs = np.stack([X1, X1 + 1.0])
+    np.random.seed(5)
+    expect = [shuffle_active(a) for a in xs]
+    np.random.seed(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = astjax.vmap(shuffle_active)(xs)
+    np.testing.assert_allclose(got, expect)
