@@ -828,7 +828,8 @@ def _may_hold_list(op):
 _SEQ_RESULTS = ("_ax.jacobian_vjp", "_ax.split_like", "_ax.unstack", "_ax.seq_pop_vjp",
                 "_ax.seq_head", "_ax.seq_put", "_ax.seq_like", "_ax.einsum_vjp_operands",
                 "_ax.einsum_jvp_vjp", "_ax.take_slot_vjp", "_ax.finalize_vjp", "_ax.array_vjp",
-                "_ax.getitem_vjp", "_ax.seq_pop", "_ax.take_slot", "_ax.none_to_zero")
+                "_ax.getitem_vjp", "_ax.seq_pop", "_ax.take_slot", "_ax.none_to_zero",
+                "_ax.einsum_jvp_vjp_operands")
 
 # runtime helpers whose first argument is an adjoint that may be a list (of a list or tuple)
 _SEQ_HELPERS = ("_ax.seq_pop", "_ax.seq_push", "_ax.seq_acc", "_ax.seq_item", "_ax.seq_add",

@@ -1143,3 +1143,63 @@ def putmask_vjp_values(g, a, mask, values):
 
 def place_vjp_vals(g, arr, mask, vals):
     return _values_vjp(g, vals, *_written("place", arr, mask))
+
+
+# ---- slopes of array constructors and of clip ------------------------------------------------
+
+def arange_slope(ans, stop, which):
+    """d np.arange(start, stop, step) / d start (ones) or / d step (0, 1, 2, ...); with one
+    argument (``np.arange(stop)``) the values do not depend on it."""
+    n = np.shape(ans)[0]
+    if stop is None:
+        return np.zeros(n)
+    return np.ones(n) if which == "start" else np.arange(n, dtype=np.float64)
+
+
+def linspace_weights(like, num, endpoint=True):
+    """The weights w of np.linspace's points start + (stop - start) * w, shaped to broadcast
+    against ``like`` (points along the first axis)."""
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    w = np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)
+    return w.reshape((num,) + (1,) * max(np.ndim(like) - 1, 0))
+
+
+def clip_from(x, a_min, a_max, which):
+    """1.0 where np.clip's element comes from operand ``which`` (0: x, 1: a_min, 2: a_max)."""
+    lo = x if a_min is None else np.maximum(x, a_min)
+    hi_wins = np.zeros(np.shape(lo), dtype=bool) if a_max is None else lo > a_max
+    lo_wins = np.zeros(np.shape(lo), dtype=bool) if a_min is None else \
+        np.logical_and(np.logical_not(hi_wins), np.asarray(x) < a_min)
+    mask = {0: np.logical_not(np.logical_or(hi_wins, lo_wins)), 1: lo_wins, 2: hi_wins}[which]
+    return mask.astype(np.float64)
+
+
+def float_part(g, like):
+    """``g`` where ``like`` is floating (or complex), zero where it is an integer or bool
+    array: a value cast to integers carries no derivative."""
+    kind = np.asarray(like).dtype.kind
+    return g if kind in "fc" else zeros_like(g)
+
+
+def sum_lanes_vjp(c, v, x, nb=0):
+    """Adjoint of ``sum_lanes(v, x, nb)``: the cotangent ``c`` of the sum, given back to each
+    of v's lanes (or unchanged when v had no lanes to sum)."""
+    if np.ndim(v) <= np.ndim(x):
+        return c
+    return batch_broadcast(c, np.shape(v)[nb], nb)
+
+
+def einsum_jvp_vjp_operands(ct, subscripts, operands, tangents):
+    """Cotangents of the operands of ``einsum_jvp`` (a list): the tangent of an einsum is a
+    sum of einsums with one operand replaced by its tangent, each linear in the others."""
+    out = []
+    for j in range(len(operands)):
+        total = np.zeros(np.shape(operands[j]))
+        for i, t in enumerate(tangents):
+            if i != j and t is not None:
+                ops = list(operands)
+                ops[i] = t
+                total = total + einsum_vjp(ct, subscripts, ops, j)
+        out.append(total)
+    return out

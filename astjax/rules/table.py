@@ -77,7 +77,12 @@ defprim("int", "x", batch="convert", nondiff=True, cython="x")
 defprim("bool", "x", batch="convert", nondiff=True, cython="x != 0")
 defprim("range", "x, y=None, z=None", batch="unbatched", nondiff=True)
 defprim("slice", "x, y=None, z=None", batch="unbatched", nondiff=True)   # index values in generated code
-defprim("np.arange", "x, y=None, z=None, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
+# np.arange(start, stop, step) is start + i * step: differentiable in start and step (its
+# length, and so stop, only moves in jumps); np.arange(stop) is 0, 1, ... whatever stop is
+defprim("np.arange", "x, y=None, z=None, dtype=None", batch="unbatched", cython="numpy",
+        vjp={"x": "np.sum(g * _ax.arange_slope(ans, y, 'start'))",
+             "z": "np.sum(g * _ax.arange_slope(ans, y, 'step'))"},
+        jvp="t_x * _ax.arange_slope(ans, y, 'start') + t_z * _ax.arange_slope(ans, y, 'step')")
 defprim("np.zeros", "shape, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
 defprim("np.ones", "shape, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
 defprim("np.empty", "shape, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
@@ -85,8 +90,15 @@ defprim("np.eye", "n, m=None, k=0, dtype=None", batch="unbatched", nondiff=True,
 defprim("np.zeros_like", "x, dtype=None", nondiff=True, cython="numpy")
 defprim("np.ones_like", "x, dtype=None", nondiff=True, cython="numpy")
 defprim("np.empty_like", "x, dtype=None", nondiff=True, cython="numpy")
-defprim("np.full", "shape, fill_value, dtype=None", batch="full", nondiff=True, cython="numpy")
-defprim("np.linspace", "start, stop, num=50", batch="unbatched", nondiff=True, cython="numpy")
+defprim("np.full", "shape, fill_value, dtype=None", batch="full", cython="numpy",
+        vjp={"fill_value": f"{UB}(_ax.float_part(g, ans), fill_value)"},
+        jvp="_ax.broadcast_like(_ax.float_part(t_fill_value, ans), ans)")
+# start + (stop - start) * w with w = 0 .. 1 (num points); start and stop may be arrays
+defprim("np.linspace", "start, stop, num=50, endpoint=True, dtype=None", batch="unbatched",
+        vjp={"start": f"{UB}(np.sum(_ax.float_part(g, ans) * (1.0 - _ax.linspace_weights(g, num, endpoint)), axis=0), start)",
+             "stop": f"{UB}(np.sum(_ax.float_part(g, ans) * _ax.linspace_weights(g, num, endpoint), axis=0), stop)"},
+        jvp="_ax.float_part(t_start * (1.0 - _ax.linspace_weights(ans, num, endpoint)) + t_stop * _ax.linspace_weights(ans, num, endpoint), ans)",
+        cython="numpy")
 
 # ---- elementwise functions ---------------------------------------------------------------------
 defprim("np.exp", vjp={"x": "g * ans"}, jvp="t_x * ans", aliases=["math.exp"], cython="exp(x)")
@@ -141,19 +153,24 @@ defprim("np.minimum", "x, y", vjp={"x": f"{UB}(g * (x <= y), x)", "y": f"{UB}(g 
 defprim("np.where", "c, x, y", vjp={"x": f"{UB}(np.where(c, g, 0.0), x)",
                                     "y": f"{UB}(np.where(c, 0.0, g), y)"},
         jvp="np.where(c, t_x, t_y)", cython="x if c else y")
+# np.clip is np.minimum(np.maximum(x, a_min), a_max): each element comes from one operand
 defprim("np.clip", "x, a_min=None, a_max=None",
-        vjp={"x": "g * np.logical_and(x >= a_min, x <= a_max)"}, jvp="t_x * (ans == x)",
+        vjp={"x": f"{UB}(g * _ax.clip_from(x, a_min, a_max, 0), x)",
+             "a_min": f"{UB}(g * _ax.clip_from(x, a_min, a_max, 1), a_min)",
+             "a_max": f"{UB}(g * _ax.clip_from(x, a_min, a_max, 2), a_max)"},
+        jvp="t_x * _ax.clip_from(x, a_min, a_max, 0) + t_a_min * _ax.clip_from(x, a_min, a_max, 1) + t_a_max * _ax.clip_from(x, a_min, a_max, 2)",
                 cython="astjax_minimum(astjax_maximum(x, a_min), a_max)")
 defprim("float", "x", batch="convert", vjp={"x": "g"}, jvp="float(t_x)", cython="x")
 defprim("np.float64", "x", vjp={"x": "g"}, jvp="np.float64(t_x)", cython="x")
 defprim("np.float32", "x", vjp={"x": "_ax.cast_like(g, np.float32(x))"},
         jvp="np.float32(t_x)", cython="x")
-defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(g, x)"},
-        jvp="_ax.cast_like(t_x, ans)", cython="x")
-defprim("np.asarray", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, x)"},
-        jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
-defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, x)"},
-        jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
+# a cast to an integer or bool dtype is piecewise constant: float_part zeroes its derivative
+defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(_ax.float_part(g, ans), x)"},
+        jvp="_ax.float_part(_ax.cast_like(t_x, ans), ans)", cython="x")
+defprim("np.asarray", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(_ax.float_part(g, ans), x)"},
+        jvp="_ax.float_part(_ax.cast_like(np.asarray(t_x), ans), ans)", cython="numpy")
+defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(_ax.float_part(g, ans), x)"},
+        jvp="_ax.float_part(_ax.cast_like(np.asarray(t_x), ans), ans)", cython="numpy")
 defprim("np.copy", vjp={"x": "g"}, jvp="np.copy(t_x)", cython="x")
 
 # ---- functions that write into their first operand ------------------------------------------
@@ -288,6 +305,11 @@ defprim("_ax.reshape_like", "v, x", batch="reshape_like", vjp={"v": "_ax.reshape
 defprim("_ax.cast_like", "v, x", batch="first", vjp={"v": "_ax.cast_like(g, v)"}, jvp="_ax.cast_like(t_v, x)")
 defprim("_ax.array_vjp", "v, x", vjp={"v": "np.array(g)"}, jvp="_ax.array_vjp(t_v, x)")
 defprim("_ax.reduced_count", "x, axis=None", batch="reduced_count", nondiff=True)
+defprim("_ax.arange_slope", "ans, stop, which", nondiff=True)
+defprim("_ax.linspace_weights", "like, num, endpoint=True", nondiff=True)
+defprim("_ax.clip_from", "x, a_min, a_max, which", nondiff=True)
+defprim("_ax.float_part", "g, like", vjp={"g": "_ax.float_part(g, like)"},
+        jvp="_ax.float_part(t_g, like)")
 defprim("_ax.transpose_axes", "axes, ndim", batch="unbatched", nondiff=True)
 defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_value(t_x)")
 
@@ -352,8 +374,11 @@ defprim("_ax.einsum_swap", "subscripts, operands, i, x",
 defprim("_ax.einsum_vjp_operands", "ct, v, subscripts, operands, i",
         jvp="_ax.seq_acc(_ax.seq_acc(_ax.einsum_vjp_operands(t_ct, v, subscripts, operands, i), _ax.einsum_vjp_operands(ct, t_v, subscripts, operands, i)), _ax.einsum_vjp_operands_jvp(ct, v, subscripts, operands, t_operands, i))")
 defprim("_ax.einsum_jvp", "subscripts, operands, tangents",
-        vjp={"tangents": "_ax.einsum_jvp_vjp(g, subscripts, operands)"},
+        vjp={"tangents": "_ax.einsum_jvp_vjp(g, subscripts, operands)",
+             "operands": "_ax.einsum_jvp_vjp_operands(g, subscripts, operands, tangents)"},
         jvp="_ax.einsum_jvp(subscripts, operands, t_tangents) + _ax.einsum_cross(subscripts, operands, tangents, t_operands)")
+# (its own derivatives are not written: differentiating it again is a NoRuleError)
+defprim("_ax.einsum_jvp_vjp_operands", "ct, subscripts, operands, tangents")
 defprim("_ax.solve_vjp_a", "v, m, a",
         vjp={"v": "_ax.solve_vjp_a_vjp(g, v, m, a, 'v')", "m": "_ax.solve_vjp_a_vjp(g, v, m, a, 'm')",
              "a": "_ax.solve_vjp_a_vjp(g, v, m, a, 'a')"},
@@ -377,9 +402,12 @@ defprim("_ax.broadcast_lanes", "v, shape, nb=1",
 defprim("_ax.unbroadcast_lanes", "v, shape, nb=1",
         vjp={"v": "_ax.broadcast_lanes(g, _ax.lane_shape(v, nb), nb)"},
         jvp="_ax.unbroadcast_lanes(t_v, shape, nb)", batch="nb_data")
-defprim("_ax.sum_lanes", "g, x, nb=0", vjp={"g": "_ax.batch_broadcast(g, np.shape(x)[nb], nb)"},
-        jvp="_ax.sum_lanes(t_g, x, nb)",
+# (the cotangent goes back to as many lanes as v had: x, the shared value, has no batch axis)
+defprim("_ax.sum_lanes", "v, x, nb=0", vjp={"v": "_ax.sum_lanes_vjp(g, v, x, nb)"},
+        jvp="_ax.sum_lanes(t_v, x, nb)",
         batch="loop")
+defprim("_ax.sum_lanes_vjp", "c, v, x, nb=0", batch="loop", vjp={"c": "_ax.sum_lanes(g, x, nb)"},
+        jvp="_ax.sum_lanes_vjp(t_c, v, x, nb)")
 defprim("_ax.where_defined", "m, a, b", batch="elementwise", vjp={"a": "_ax.where_defined_vjp(m, g, b, True)",
                                              "b": "_ax.where_defined_vjp(m, g, a, False)"},
         jvp="_ax.where_defined(m, _ax.tangent_if_defined(a, t_a), _ax.tangent_if_defined(b, t_b))")
