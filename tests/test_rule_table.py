@@ -227,6 +227,7 @@ NO_FLOAT_OPERAND = {
     "not_", "invert", "and_", "or_", "xor", "np.shape", "np.ndim", "np.size",
     "np.result_type", "len", "range", "slice", "np.zeros", "np.ones", "np.empty", "np.eye",
     "np.empty_like", "_ax.transpose_axes", "_ax.seed", "_ax.check_differentiable",
+    "_ax.check_no_alias",
     "_ax.unit_basis", "_ax.dict_keys", "_ax.batch_shape", "_ax.lanes_shape", "_ax.dot_spec",
     "_ax.clip_index", "_ax.seed_lanes",
 } | {k for k in registry.REGISTRY if k.startswith("_ax.lane_")} | {

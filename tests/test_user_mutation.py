@@ -208,3 +208,135 @@ def test_unknown_effect_under_vmap_loops_over_lanes():
         warnings.simplefilter("ignore")
         got = astjax.vmap(shuffle_active)(xs)
     np.testing.assert_allclose(got, expect)
+
+
+# ---- item 6: aliases -----------------------------------------------------------------------------
+
+def rebound(x):
+    y = x.copy()
+    z = y
+    z[0] = 0.0                          # writes into y as well
+    return np.sum(y * x)
+
+
+def rebound_both_ways(x):
+    y = x * 2.0
+    z = y
+    y[1] = x[0] ** 2                    # z sees it
+    z[2] = np.sin(x[1])                 # and y sees this
+    return np.sum(z * y) + np.sum(y)
+
+
+def rebound_in_loop(x):
+    acc = x * 1.0
+    for i in range(3):
+        alias = acc
+        alias[i] = alias[i] * x[i]
+    return np.sum(acc * x)
+
+
+def rebound_in_branch(x):
+    y = x * 1.0
+    z = y
+    if x[0] > 0.0:
+        z[1] = 3.0 * x[2]
+    return np.sum(y ** 2)
+
+
+def copy_is_not_an_alias(x, v):
+    w = np.array(x)                     # a copy: the caller's x (and its tangent) stay as they are
+    w[1:] += np.tanh(x[1:] * v)
+    return np.sum(w * w)
+
+
+ALIASED = [rebound, rebound_both_ways, rebound_in_loop, rebound_in_branch]
+
+
+@pytest.mark.parametrize("f", ALIASED, ids=[f.__name__ for f in ALIASED])
+def test_alias_followed(f):
+    x = X1[:3].copy()
+    keep = x.copy()
+    np.testing.assert_allclose(astjax.grad(f)(x), numerical_grad(f, (x,), 0), rtol=1e-6,
+                               atol=1e-6)
+    v = RNG.standard_normal(3)
+    y, t = astjax.jvp(f, (x,), (v,))
+    np.testing.assert_allclose(y, f(x.copy()))
+    np.testing.assert_allclose(t, _directional(f, x, v), rtol=1e-6, atol=1e-6)
+    g = astjax.grad(f)
+    fd = np.stack([_directional(g, x, e) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(astjax.hessian(f)(x), fd, rtol=1e-5, atol=1e-5)
+    xs = np.stack([x, x + 0.5, -x])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(astjax.vmap(f)(xs), [f(a.copy()) for a in xs])
+        np.testing.assert_allclose(astjax.jit(f)(x), f(x.copy()))
+    np.testing.assert_array_equal(x, keep)
+
+
+def test_np_array_copies_under_jvp():
+    x, t = np.array([1.0, 2.0, 3.0]), np.ones(3)
+    y, dy = astjax.jvp(lambda a: copy_is_not_an_alias(a, 2.0), (x,), (t,))
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(t, [1.0, 1.0, 1.0])
+    assert np.isclose(y, copy_is_not_an_alias(x, 2.0))
+    assert np.isclose(dy, _directional(lambda a: copy_is_not_an_alias(a, 2.0), x, t))
+    np.testing.assert_allclose(astjax.grad(copy_is_not_an_alias)(x, 2.0),
+                               numerical_grad(copy_is_not_an_alias, (x, 2.0), 0), rtol=1e-6)
+
+
+def through_view(x):
+    y = x * 1.0
+    v = y[1:]
+    v[0] = 5.0                           # y[1] is 5 now
+    return np.sum(y * x)
+
+
+def through_asarray(x):
+    w = np.asarray(x)                    # x itself
+    w[0] = 5.0
+    return np.sum(w * x)
+
+
+def through_transpose(x):
+    m = np.outer(x, x)
+    t = m.T
+    t[0, 1] = 0.0
+    return np.sum(m)
+
+
+def augmented_on_alias(x):
+    y = x * 2.0
+    z = y
+    z += 1.0                             # in place: y changes too
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("f", [through_view, through_asarray, through_transpose,
+                               augmented_on_alias])
+@pytest.mark.parametrize("kind", ["grad", "jvp", "vmap"])
+def test_write_through_a_view_is_refused(f, kind):
+    x = X1[:3].copy()
+    run = {"grad": lambda: astjax.grad(f)(x),
+           "jvp": lambda: astjax.jvp(f, (x,), (x,)),
+           "vmap": lambda: astjax.vmap(f)(np.stack([x, x]))}[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(AstjaxError, match=r"test_user_mutation.py:\d+: .*shares memory"):
+            run()
+
+
+def test_views_that_do_not_share_are_fine():
+    def scalar_item(x):
+        s = x[0]                         # a 1-d item is a copy: s += does not touch x
+        s += 2.0
+        return s * np.sum(x)
+
+    def float_alias(a):
+        b = a
+        b += 1.0                         # floats are immutable: a keeps its value
+        return a * b
+
+    x = X1[:3].copy()
+    np.testing.assert_allclose(astjax.grad(scalar_item)(x), numerical_grad(scalar_item, (x,), 0),
+                               rtol=1e-6)
+    assert np.isclose(astjax.grad(float_alias)(2.0), 5.0)

@@ -232,8 +232,20 @@ class _FunctionForward:
     def _owned(self):
         """Variables whose items are written: their tangents must not alias another tangent
         unless their primals alias too."""
-        return {s.targets[0].value.id for s in _walk_stmts(self.fdef.body)
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+        owned = {s.targets[0].value.id for s in _walk_stmts(self.fdef.body)
+                 if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+        # and every name bound to the same object (``alias = acc; alias[i] = v`` writes acc)
+        copies = [(s.targets[0].id, s.value.id) for s in _walk_stmts(self.fdef.body)
+                  if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                  and isinstance(s.value, gast.Name)]
+        changed = True
+        while changed:
+            changed = False
+            for a, b in copies:
+                if (a in owned) != (b in owned):
+                    owned |= {a, b}
+                    changed = True
+        return owned
 
     def op_active(self, op, active=None):
         active = self.active if active is None else active

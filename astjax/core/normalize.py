@@ -76,6 +76,7 @@ from astjax.errors import UnsupportedError
 from astjax.frontend.source import parse_function
 from astjax.core.calls import CallResolution
 from astjax.core.flow import FlowLowering
+from astjax.core.aliases import follow_aliases
 
 # what other modules import from here (codegen/ among them)
 __all__ = ["normalize", "ExprNormalizer", "CoreFunction", "Program", "prim_key", "bind",
@@ -166,6 +167,7 @@ class _Normalizer(FlowLowering, CallResolution):
             out += self.block(body)
             if not out or not isinstance(out[-1], gast.Return):
                 out.append(self.stmt(gast.Return(value=const(None))))
+        out = follow_aliases(out)
         out = self._freeze_tests(out)
         fdef = gast.FunctionDef(name=self.gen_name, args=args, body=out, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])

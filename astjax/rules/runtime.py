@@ -1203,3 +1203,18 @@ def einsum_jvp_vjp_operands(ct, subscripts, operands, tangents):
                 total = total + einsum_vjp(ct, subscripts, ops, j)
         out.append(total)
     return out
+
+
+def check_no_alias(w, other, w_name, other_name, filename=None, lineno=None, text=None):
+    """Before an in-place write into ``w``: refuse when ``other``, read again later, shares
+    its memory (a view, or the same list or array), which the transforms do not follow."""
+    same = w is other and isinstance(w, (np.ndarray, list, dict))
+    if same or isinstance(w, np.ndarray) and isinstance(other, np.ndarray) and \
+            np.shares_memory(w, other):
+        from astjax.errors import UnsupportedError
+        raise UnsupportedError(
+            f"this writes into '{w_name}', which shares memory with '{other_name}' (a view or "
+            f"the same array), and '{other_name}' is read again: astjax does not follow writes "
+            f"through aliases; write into a copy ('{w_name} = ....copy()') or into "
+            f"'{other_name}' itself", where=(filename, lineno) if filename else None,
+            construct=text)

@@ -169,8 +169,10 @@ defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(_ax.float_part(g, ans)
         jvp="_ax.float_part(_ax.cast_like(t_x, ans), ans)", cython="x")
 defprim("np.asarray", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(_ax.float_part(g, ans), x)"},
         jvp="_ax.float_part(_ax.cast_like(np.asarray(t_x), ans), ans)", cython="numpy")
+# np.array copies (so does its tangent: a write into the copy must not reach the caller's
+# tangent); np.asarray returns its operand itself when it is already an array
 defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(_ax.float_part(g, ans), x)"},
-        jvp="_ax.float_part(_ax.cast_like(np.asarray(t_x), ans), ans)", cython="numpy")
+        jvp="_ax.float_part(_ax.cast_like(np.array(t_x), ans), ans)", cython="numpy")
 defprim("np.copy", vjp={"x": "g"}, jvp="np.copy(t_x)", cython="x")
 
 # ---- functions that write into their first operand ------------------------------------------
@@ -317,6 +319,8 @@ defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_valu
 # gradient can be differentiated again (grad of grad, forward-over-reverse hessians).
 defprim("_ax.seed", "x", batch="seed", nondiff=True)
 defprim("_ax.check_differentiable", "x, label", batch="meta", nondiff=True)
+defprim("_ax.check_no_alias", "w, other, w_name, other_name, filename=None, lineno=None, text=None",
+        batch="meta", nondiff=True)
 defprim("_ax.zeros_like", "x", nondiff=True)
 defprim("_ax.unit_basis", "x", nondiff=True)
 defprim("_ax.dict_keys", "d", nondiff=True)
