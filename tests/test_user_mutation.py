@@ -340,3 +340,97 @@ def test_views_that_do_not_share_are_fine():
     np.testing.assert_allclose(astjax.grad(scalar_item)(x), numerical_grad(scalar_item, (x,), 0),
                                rtol=1e-6)
     assert np.isclose(astjax.grad(float_alias)(2.0), 5.0)
+
+
+# ---- item 5: containers ------------------------------------------------------------------------
+
+def list_of_scalars(a):
+    b = [1.0, a * a, 2.0]
+    return np.sum(b)
+
+
+def nested_list(a):
+    b = [[a, 1.0], [np.sin(a), a * a]]
+    return np.sum(np.array(b) ** 2)
+
+
+def test_list_read_by_numpy():
+    for f in (list_of_scalars, nested_list):
+        a = 0.7
+        assert np.isclose(astjax.grad(f)(a), numerical_grad(f, (a,), 0))
+        y, t = astjax.jvp(f, (a,), (1.0,))
+        assert np.isclose(y, f(a)) and np.isclose(t, numerical_grad(f, (a,), 0))
+        g = astjax.grad(f)
+        assert np.isclose(astjax.hessian(f)(a), (g(a + 1e-5) - g(a - 1e-5)) / 2e-5, rtol=1e-5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert np.isclose(astjax.jit(f)(a), f(a))
+            xs = np.array([0.3, -1.2, 2.0])
+            np.testing.assert_allclose(astjax.vmap(f)(xs), [f(v) for v in xs])
+            np.testing.assert_allclose(astjax.vmap(astjax.grad(f))(xs), [g(v) for v in xs])
+
+
+def sq_first(v):
+    return np.sum(v[0] ** 2)
+
+
+def tuple_to_helper(p):
+    return sq_first(p) + np.sum(p[0])
+
+
+def sq_key(v):
+    return np.sum(v["a"] ** 2) + v["b"]
+
+
+def dict_to_helper(p):
+    return sq_key(p) + np.sum(p["a"]) * p["b"]
+
+
+def two_helpers(p):
+    return sq_first(p) + sq_first(p) * 2.0
+
+
+def test_container_argument_reaching_a_helper():
+    w = np.array([1.0, 2.0, 3.0])
+    (gw,) = astjax.grad(tuple_to_helper)((w,))
+    np.testing.assert_allclose(gw, 2 * w + 1)
+    (gw,) = astjax.grad(two_helpers)((w,))
+    np.testing.assert_allclose(gw, 6 * w)
+    gd = astjax.grad(dict_to_helper)({"a": w, "b": 1.5})
+    np.testing.assert_allclose(gd["a"], 2 * w + 1.5)
+    assert np.isclose(gd["b"], 1.0 + np.sum(w))
+    y, t = astjax.jvp(dict_to_helper, ({"a": w, "b": 1.5},), ({"a": np.ones(3), "b": 1.0},))
+    fd = (dict_to_helper({"a": w + 1e-6, "b": 1.5 + 1e-6}) -
+          dict_to_helper({"a": w - 1e-6, "b": 1.5 - 1e-6})) / 2e-6
+    assert np.isclose(y, dict_to_helper({"a": w, "b": 1.5})) and np.isclose(t, fd)
+
+
+def mixed_array(x):
+    return np.sum(np.array([x[0], 2.0, x[1] * x[2]]) ** 2)
+
+
+def mixed_sum(x):
+    b = [x[0], 2.0]
+    return np.sum(b) * x[1]
+
+
+def mixed_stack(x):
+    b = [x, np.ones(3)]
+    return np.sum(np.stack(b) ** 2)
+
+
+def mixed_rows(x):
+    b = [x[0] * 2.0, 3.0]
+    return np.array(b)
+
+
+@pytest.mark.parametrize("f", [mixed_array, mixed_sum, mixed_stack, mixed_rows])
+def test_vmap_of_a_list_mixing_batched_and_shared_items(f):
+    xs = np.array([[0.3, 1.7, 0.9], [-0.3, -1.7, -0.9], [1.1, 0.2, -0.4]])
+    d = astjax.jacrev(f) if f is mixed_rows else astjax.grad(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(astjax.vmap(f)(xs), [f(a) for a in xs])
+        np.testing.assert_allclose(astjax.vmap(d)(xs), [d(a) for a in xs])
+    if f is not mixed_rows:
+        np.testing.assert_allclose(d(xs[0]), numerical_grad(f, (xs[0],), 0), rtol=1e-6)

@@ -174,6 +174,7 @@ class _FunctionReverse:
         self._count_assignments()
         self._activity()
         self.containers = self._containers()
+        self.trees = self._trees()
         self.owned = self._owned()
         self.defined = set()         # adjoints written at top level so far (reverse order)
         self.touched = set()
@@ -289,6 +290,23 @@ class _FunctionReverse:
                     out |= {a, b}
                     changed = True
         return out
+
+    def _trees(self):
+        """Variables that may hold a tuple, list or dict the code does not build itself (a
+        parameter, an item, a helper's result) and whose adjoint may come in pieces of that
+        structure (it is indexed, or passed to a helper): accumulated with seq_acc, since
+        ``+`` would concatenate two lists of cotangents."""
+        sources, pieces = set(self.params), set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                key = prim_key(s.value, self.helpers)
+                if key in ("getitem", "helper"):
+                    sources.add(s.targets[0].id)
+                if key == "getitem" and isinstance(s.value.value, gast.Name):
+                    pieces.add(s.value.value.id)
+                if key == "helper":
+                    pieces |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
+        return sources & pieces
 
     def _seq_cotangent_operands(self, op):
         prim = primitives.lookup(prim_key(op, self.helpers))
@@ -799,7 +817,7 @@ class _FunctionReverse:
             return self._normalized_assign(d, contribution, s)
         if d not in self.defined:
             self.needs_init.add(d)
-        if var in self.containers:
+        if var in self.containers or var in self.trees:
             total = call("_ax.seq_acc", [name(d), contribution])
         else:
             total = gast.BinOp(left=name(d), op=gast.Add(), right=contribution)

@@ -55,7 +55,9 @@ class ListBatcher:
             return a.node
         if info.batched:
             return a.node
-        return self.materialize(a)
+        # every item of a batched list carries the batch axis, scalars too: NumPy then reads
+        # the list as one (B, ...) array (np.array, np.sum of the list)
+        return self.materialize(a, force=True)
 
     def check_list_use(self, lst_node, what, s):
         if not self.regions:

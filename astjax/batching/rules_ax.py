@@ -213,3 +213,15 @@ def containers(b, prim, args):
     if not any(a.batched for a in _flat(args.values())):
         return b.recall(), Val(False, None)
     return b.recall(), DYN
+
+
+@rule("seq_item")
+def seq_item(b, prim, args):
+    """``_ax.seq_item(d, i)``: on a list of adjoints the call is unchanged; on an adjoint
+    array (NumPy read the list as one) the item is along the axis after the batch axis."""
+    d, i = args["d"], args["i"]
+    if not d.batched:
+        return b.recall(), Val(False, None)
+    if isinstance(d.info, Val) and not d.info.dyn and d.rank is not None:
+        return b.t("d[:, i]", d=d, i=i), _bat(d.rank - 1 if d.rank else None)
+    return b.t("_ax.seq_item_lanes(d, i)", d=d, i=i), DYN

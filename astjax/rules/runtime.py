@@ -216,6 +216,8 @@ def seq_item(d, i):
         return d.get(i, 0.0)
     if isinstance(d, (list, tuple)) and isinstance(i, int) and i < len(d):
         return d[i]
+    if isinstance(d, np.ndarray) and d.ndim > 0 and isinstance(i, (int, np.integer)):
+        return d[i]          # a NumPy function read the sequence as an array: so did its adjoint
     return 0.0
 
 
@@ -650,6 +652,10 @@ def seq_put(v, d, i):
     elsewhere (the adjoint of seq_item)."""
     if isinstance(d, dict):
         return {i: v}
+    if isinstance(d, np.ndarray) and d.ndim > 0:            # the adjoint array of a list
+        out = np.zeros(np.shape(d), dtype=np.result_type(v, np.float64))
+        out[i] = v
+        return out
     n = len(d) if isinstance(d, (list, tuple)) else i + 1
     out = [0.0] * max(n, i + 1)
     out[i] = v
@@ -1218,3 +1224,20 @@ def check_no_alias(w, other, w_name, other_name, filename=None, lineno=None, tex
             f"through aliases; write into a copy ('{w_name} = ....copy()') or into "
             f"'{other_name}' itself", where=(filename, lineno) if filename else None,
             construct=text)
+
+
+def seq_item_lanes(d, i):
+    """``seq_item`` on a batched adjoint: a list keeps its per-lane items; an adjoint array
+    (batch axis first) has the item along its next axis."""
+    if isinstance(d, np.ndarray) and d.ndim > 1 and isinstance(i, (int, np.integer)):
+        return d[:, i]
+    return seq_item(d, i)
+
+
+def seq_put_lanes(v, d, i):
+    """Adjoint of ``seq_item_lanes``."""
+    if isinstance(d, np.ndarray) and d.ndim > 1:
+        out = np.zeros(np.shape(d), dtype=np.result_type(v, np.float64))
+        out[:, i] = v
+        return out
+    return seq_put(v, d, i)

@@ -346,7 +346,11 @@ defprim("_ax.seq_head", "v, n", vjp={"v": "_ax.seq_like(g, v)"}, jvp="_ax.seq_he
 defprim("_ax.seq_acc", "d, c", batch="containers", vjp={"d": "_ax.seq_like(g, d)", "c": "_ax.seq_like(g, c)"},
         jvp="_ax.seq_acc(t_d, t_c)")
 defprim("_ax.seq_like", "v, d", vjp={"v": "_ax.seq_like(g, v)"}, jvp="_ax.seq_like(t_v, d)")
-defprim("_ax.seq_item", "d, i", batch="containers", vjp={"d": "_ax.seq_put(g, d, i)"}, jvp="_ax.seq_item(t_d, i)")
+defprim("_ax.seq_item", "d, i", batch="seq_item", vjp={"d": "_ax.seq_put(g, d, i)"}, jvp="_ax.seq_item(t_d, i)")
+defprim("_ax.seq_item_lanes", "d, i", batch="loop", vjp={"d": "_ax.seq_put_lanes(g, d, i)"},
+        jvp="_ax.seq_item_lanes(t_d, i)")
+defprim("_ax.seq_put_lanes", "v, d, i", batch="loop", vjp={"v": "_ax.seq_item_lanes(g, i)"},
+        jvp="_ax.seq_put_lanes(t_v, d, i)")
 defprim("_ax.seq_put", "v, d, i", vjp={"v": "_ax.seq_item(g, i)"}, jvp="_ax.seq_put(t_v, d, i)")
 defprim("_ax.seq_add", "d, i, v", batch="containers", vjp={"d": "_ax.seq_like(g, d)", "v": "_ax.seq_item(g, i)"},
         jvp="_ax.seq_add(t_d, i, t_v)")
