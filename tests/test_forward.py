@@ -173,9 +173,17 @@ def test_jvp_matches_finite_differences(fn, make):
 
 # ---- the rule table -------------------------------------------------------------------------------
 
+# einsum's reverse-over-forward operand cotangent: differentiating it once more is a
+# NoRuleError naming the line (not a silent zero); see test_rule_table.py
+NO_JVP_YET = {"_ax.einsum_jvp_vjp_operands"}
+
+
 def test_every_differentiable_primitive_has_a_jvp_rule():
+    # (a writer such as np.copyto never reaches a transform: normalization rewrites it into
+    # its pure form, which has the rules)
     missing = [key for key, prim in primitives.REGISTRY.items()
-               if not prim.nondiff and prim.jvp is None]
+               if not prim.nondiff and prim.jvp is None and not prim.mutates
+               and key not in NO_JVP_YET]
     assert missing == []
 
 
@@ -218,6 +226,9 @@ def test_the_tests_run_every_jvp_rule():
     elsewhere = {"_ax.jacobian", "_ax.jacobian_vjp", "_ax.einsum_jvp", "_ax.finalize_vjp",
                  "_ax.concat_like", "_ax.getitem_vjp", "_ax.none_to_zero", "_ax.seq_add",
                  "np.float32"}
+    # and every entry test_rule_table.py checks against finite differences, jvp included
+    from test_rule_table import SAMPLES
+    elsewhere |= set(SAMPLES)
     # vmap's lane helpers (astjax/batching*.py): linear, reached by forward mode over vmap
     lanes = {k for k in primitives.REGISTRY if any(w in k for w in (
         "lane", "batch", "_ax.align", "dyn_getitem", "where_defined"))}
