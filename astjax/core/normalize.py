@@ -167,7 +167,8 @@ class _Normalizer(FlowLowering, CallResolution):
             out += self.block(body)
             if not out or not isinstance(out[-1], gast.Return):
                 out.append(self.stmt(gast.Return(value=const(None))))
-        out = follow_aliases(out)
+        if self.verb != "compile":       # jit runs NumPy's own in-place semantics
+            out = follow_aliases(out)
         out = self._freeze_tests(out)
         fdef = gast.FunctionDef(name=self.gen_name, args=args, body=out, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
