@@ -434,3 +434,14 @@ def test_vmap_of_a_list_mixing_batched_and_shared_items(f):
         np.testing.assert_allclose(astjax.vmap(d)(xs), [d(a) for a in xs])
     if f is not mixed_rows:
         np.testing.assert_allclose(d(xs[0]), numerical_grad(f, (xs[0],), 0), rtol=1e-6)
+
+
+def checked(x):
+    np.testing.assert_array_less(x, 10.0)          # a check: it only raises, kept everywhere
+    return np.sum(x * x)
+
+
+def test_numpy_testing_checks_run_under_grad():
+    np.testing.assert_allclose(astjax.grad(checked)(X1), 2 * X1)
+    with pytest.raises(AssertionError):
+        astjax.grad(checked)(X1 + 20.0)
