@@ -225,3 +225,20 @@ def seq_item(b, prim, args):
     if isinstance(d.info, Val) and not d.info.dyn and d.rank is not None:
         return b.t("d[:, i]", d=d, i=i), _bat(d.rank - 1 if d.rank else None)
     return b.t("_ax.seq_item_lanes(d, i)", d=d, i=i), DYN
+
+
+@rule("copyto_into")
+def copyto_into(b, prim, args):
+    """``_ax.copyto_into(dst, src, casting, where)`` on a batch: the destination with its
+    batch axis, the values and the mask lined up after it (NumPy broadcasting does the rest)."""
+    dst, src, where = args["dst"], args["src"], args["where"]
+    if args["casting"].batched:
+        b.cannot("a per-lane casting")
+    rank = dst.rank
+    if rank is None and (src.batched or where.batched):
+        rank = b.atom(b.t("_ax.lane_ndim(x)" if dst.batched else "np.ndim(x)", x=dst), "nd")
+    repl = {"dst": b.lanes(dst)}
+    for p, a in (("src", src), ("where", where)):
+        if a.batched:
+            repl[p] = b.lift(a, rank)
+    return b.recall(**repl), _bat(dst.rank)

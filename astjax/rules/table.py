@@ -182,7 +182,7 @@ defprim("np.copy", vjp={"x": "g"}, jvp="np.copy(t_x)", cython="x")
 # NumPy; the adjoint of the values sums over the positions each one was written to.
 defprim("np.copyto", "dst, src, casting='same_kind', where=True", mutates="dst",
         update="_ax.copyto_into")
-defprim("_ax.copyto_into", "dst, src, casting='same_kind', where=True",
+defprim("_ax.copyto_into", "dst, src, casting='same_kind', where=True", batch="copyto_into",
         vjp={"dst": "np.where(where, 0.0, g)", "src": f"{UB}(np.where(where, g, 0.0), src)"},
         jvp="_ax.copyto_into(t_dst, t_src, 'unsafe', where)")
 defprim("np.fill_diagonal", "a, val, wrap=False", mutates="a", update="_ax.fill_diagonal_into")
