@@ -80,7 +80,14 @@ SAMPLES = {
     "np.copy": [("np.copy(a0)", [N(3)])],
     "np.sum": [("np.sum(a0)", [N(2, 3)]), ("np.sum(a0, axis=1, keepdims=True)", [N(2, 3)])],
     "np.mean": [("np.mean(a0, axis=0)", [N(2, 3)])],
-    "np.prod": [("np.prod(a0, axis=1)", [N(2, 3)])],
+    "np.prod": [("np.prod(a0, axis=1)", [N(2, 3)]),
+                ("np.prod(a0)", [np.array([0.0, 1.3, -0.7])]),           # a zero: ans / x fails
+                ("np.prod(a0, axis=0)", [np.array([[0.0, 1.3], [0.4, 0.0], [2.0, 1.1]])])],
+    "_ax.prod_others": [("_ax.prod_others(a0, 1)", [N(2, 3)]),
+                        ("_ax.prod_others(a0)", [np.array([0.0, 1.3, -0.7, 0.5])])],
+    "_ax.prod_others_jvp": [("_ax.prod_others_jvp(a0, a1, 0)", [N(3, 2), N(3, 2)]),
+                            ("_ax.prod_others_jvp(a0, a1)", [np.array([0.0, 1.3, -0.7, 0.5]),
+                                                             N(4)])],
     "np.max": [("np.max(a0, axis=1)", [N(2, 3)])], "np.min": [("np.min(a0)", [N(2, 3)])],
     "np.var": [("np.var(a0, axis=1, ddof=1)", [N(2, 3)])],
     "np.std": [("np.std(a0, axis=0)", [N(3, 2)])],
@@ -194,6 +201,8 @@ ELSEWHERE = {
     "_ax.einsum_vjp_operands": "likewise",
     "_ax.einsum_jvp_vjp_operands": "has no rules of its own (einsum to third order in mixed "
                                    "modes is a NoRuleError, not a silent zero)",
+    "_ax.prod_others_jvp2": "np.prod's third derivative: no rules of its own (a fourth "
+                            "derivative is a NoRuleError); checked as the vjp of prod_others_jvp",
     "_ax.jacobian": "assembles jacfwd/jacrev results: test_higher_order.py differentiates "
                     "jacobians against finite differences",
     "_ax.jacobian_vjp": "likewise",

@@ -242,3 +242,16 @@ def copyto_into(b, prim, args):
         if a.batched:
             repl[p] = b.lift(a, rank)
     return b.recall(**repl), _bat(dst.rank)
+
+
+@rule("prod_others")
+def prod_others(b, prim, args):
+    """``_ax.prod_others(x, axis)`` and its derivatives: per lane, so every array operand gets
+    the batch axis and the axis moves past it."""
+    from astjax.batching.values import Arg
+    arrays = [p for p in ("x", "t", "s") if p in args]
+    rank = next((args[p].rank for p in arrays if args[p].rank is not None), None)
+    repl = {p: b.lanes(args[p]) for p in arrays}
+    like = Arg(repl["x"], Val(True, rank))
+    repl["axis"] = batch_axis(b, like, args["axis"])
+    return b.recall(**repl), _bat(rank)

@@ -1241,3 +1241,66 @@ def seq_put_lanes(v, d, i):
         out[:, i] = v
         return out
     return seq_put(v, d, i)
+
+
+# ---- products of all other elements (np.prod's derivatives, zeros included) ------------------
+
+def _reduced_last(x, axis):
+    """x with the reduced axes moved last and flattened into one, and how to undo it."""
+    x = np.asarray(x)
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else tuple(sorted(_axes(axis, nd)))
+    rest = tuple(a for a in range(nd) if a not in axes)
+    perm = rest + axes
+    moved = np.transpose(x, perm)
+    lead = moved.shape[:len(rest)]
+    flat = moved.reshape(lead + (-1,))
+
+    def undo(y):
+        return np.transpose(np.reshape(y, moved.shape), np.argsort(perm))
+    return flat, undo
+
+
+def _others(x, t, s, axis):
+    """Hyper-dual exclusive products along the reduced axes: for each element i the product
+    of all other elements x_j with the perturbations x_j + e1 t_j + e2 s_j, as its four
+    parts (value, e1, e2, e1 e2)."""
+    y, undo = _reduced_last(x, axis)
+    dtype = np.result_type(y, np.float64) if y.dtype.kind not in "fc" else y.dtype
+    ty = _reduced_last(np.broadcast_to(t, np.shape(x)), axis)[0] if t is not None else None
+    sy = _reduced_last(np.broadcast_to(s, np.shape(x)), axis)[0] if s is not None else None
+    n = y.shape[-1]
+    zero = np.zeros(y.shape[:-1], dtype=dtype)
+
+    def sweep(order):
+        out = [np.zeros(y.shape, dtype=dtype) for _ in range(4)]
+        acc = [zero + 1.0, zero.copy(), zero.copy(), zero.copy()]
+        for k in order:
+            for part, a in zip(out, acc):
+                part[..., k] = a
+            v, a1, a2, a12 = acc
+            yk = y[..., k]
+            tk = ty[..., k] if ty is not None else 0.0
+            sk = sy[..., k] if sy is not None else 0.0
+            acc = [v * yk, a1 * yk + v * tk, a2 * yk + v * sk, a12 * yk + a1 * sk + a2 * tk]
+        return out
+    lv, l1, l2, l12 = sweep(range(n))
+    rv, r1, r2, r12 = sweep(range(n - 1, -1, -1))
+    parts = (lv * rv, l1 * rv + lv * r1, l2 * rv + lv * r2,
+             l12 * rv + l1 * r2 + l2 * r1 + lv * r12)
+    return [undo(p) for p in parts]
+
+
+def prod_others(x, axis=None):
+    """For each element, the product of the other elements it is reduced with."""
+    return _others(x, None, None, axis)[0]
+
+
+def prod_others_jvp(x, t, axis=None):
+    """The tangent of prod_others(x) along t (symmetric in its use: also its cotangent)."""
+    return _others(x, t, None, axis)[1]
+
+
+def prod_others_jvp2(x, t, s, axis=None):
+    """The second mixed derivative of prod_others(x) along t and s."""
+    return _others(x, t, s, axis)[3]

@@ -220,8 +220,9 @@ defprim("np.sum", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis,
 defprim("np.mean", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis, keepdims) / _ax.reduced_count(x, axis)"},
         jvp="np.mean(t_x, axis=axis, keepdims=keepdims)",
         cython={"reduce": "acc + x", "init": "0", "finish": "astjax_true_divide(acc, n)"})
-defprim("np.prod", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g * ans, x, axis, keepdims) / x"},
-        jvp="np.sum(t_x * _ax.expand_reduced(ans, x, axis, keepdims) / x, axis=axis, keepdims=keepdims)",
+# (products of the other elements, not ans / x: right where x has zeros)
+defprim("np.prod", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis, keepdims) * _ax.prod_others(x, axis)"},
+        jvp="np.sum(t_x * _ax.prod_others(x, axis), axis=axis, keepdims=keepdims)",
         cython={"reduce": "acc * x", "init": "1"})
 defprim("np.max", RED, batch="reduce", vjp={"x": "_ax.max_vjp(g, ans, x, axis, keepdims)"},
         jvp="np.sum(t_x * _ax.max_vjp(1.0, ans, x, axis, keepdims), axis=axis, keepdims=keepdims)",
@@ -307,6 +308,13 @@ defprim("_ax.reshape_like", "v, x", batch="reshape_like", vjp={"v": "_ax.reshape
 defprim("_ax.cast_like", "v, x", batch="first", vjp={"v": "_ax.cast_like(g, v)"}, jvp="_ax.cast_like(t_v, x)")
 defprim("_ax.array_vjp", "v, x", vjp={"v": "np.array(g)"}, jvp="_ax.array_vjp(t_v, x)")
 defprim("_ax.reduced_count", "x, axis=None", batch="reduced_count", nondiff=True)
+defprim("_ax.prod_others", "x, axis=None", batch="prod_others",
+        vjp={"x": "_ax.prod_others_jvp(x, g, axis)"}, jvp="_ax.prod_others_jvp(x, t_x, axis)")
+defprim("_ax.prod_others_jvp", "x, t, axis=None", batch="prod_others",
+        vjp={"x": "_ax.prod_others_jvp2(x, t, g, axis)", "t": "_ax.prod_others_jvp(x, g, axis)"},
+        jvp="_ax.prod_others_jvp(x, t_t, axis) + _ax.prod_others_jvp2(x, t, t_x, axis)")
+# (a fourth derivative of np.prod is a NoRuleError naming the line)
+defprim("_ax.prod_others_jvp2", "x, t, s, axis=None", batch="prod_others")
 defprim("_ax.arange_slope", "ans, stop, which", nondiff=True)
 defprim("_ax.linspace_weights", "like, num, endpoint=True", nondiff=True)
 defprim("_ax.clip_from", "x, a_min, a_max, which", nondiff=True)
