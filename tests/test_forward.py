@@ -173,11 +173,18 @@ def test_jvp_matches_finite_differences(fn, make):
 
 # ---- the rule table -------------------------------------------------------------------------------
 
+# einsum's reverse-over-forward operand cotangent: differentiating it once more is a
+# NoRuleError naming the line (not a silent zero); see test_rule_table.py
+NO_JVP_YET = {"_ax.einsum_jvp_vjp_operands", "_ax.prod_others_jvp2"}   # (np.prod's 4th order)
+
+
 def test_every_differentiable_primitive_has_a_jvp_rule():
     # the collectives of astjax.lax have no derivative rules yet: a NoRuleError names them
-    # (README, Known limits; tests/test_pmap.py checks it)
+    # (README, Known limits; tests/test_pmap.py checks it); a writer such as np.copyto never
+    # reaches a transform: normalization rewrites it into its pure form, which has the rules
     missing = [key for key, prim in primitives.REGISTRY.items()
-               if not prim.nondiff and prim.jvp is None and not prim.extra.get("collective")]
+               if not prim.nondiff and prim.jvp is None and not prim.mutates
+               and key not in NO_JVP_YET and not prim.extra.get("collective")]
     assert missing == []
 
 
@@ -223,6 +230,9 @@ def test_the_tests_run_every_jvp_rule():
                  "_ax.einsum_swap",
                  "_ax.concat_like", "_ax.getitem_vjp", "_ax.none_to_zero", "_ax.seq_add",
                  "np.float32"}
+    # and every entry test_rule_table.py checks against finite differences, jvp included
+    from test_rule_table import SAMPLES
+    elsewhere |= set(SAMPLES)
     # vmap's lane helpers (astjax/batching*.py): linear, reached by forward mode over vmap
     lanes = {k for k in primitives.REGISTRY if any(w in k for w in (
         "lane", "batch", "_ax.align", "dyn_getitem", "where_defined"))}

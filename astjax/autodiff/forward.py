@@ -39,7 +39,7 @@ import copy
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import assign, call, const, gast, name, parse_expr
 from astjax.errors import NoRuleError, UnsupportedError
-from astjax.core.form import Namer as _Namer, bind, dotted_path, prim_key
+from astjax.core.form import Namer as _Namer, bind, check_effect, dotted_path, prim_key
 from astjax.core.normalize import ExprNormalizer
 from astjax.core.form import as_expr as _as_expr, is_append as _is_append, names_read as _names, with_origin as _stmt, text_of as _text, walk_stmts as _walk_stmts, where_of as _where
 
@@ -232,8 +232,20 @@ class _FunctionForward:
     def _owned(self):
         """Variables whose items are written: their tangents must not alias another tangent
         unless their primals alias too."""
-        return {s.targets[0].value.id for s in _walk_stmts(self.fdef.body)
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+        owned = {s.targets[0].value.id for s in _walk_stmts(self.fdef.body)
+                 if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+        # and every name bound to the same object (``alias = acc; alias[i] = v`` writes acc)
+        copies = [(s.targets[0].id, s.value.id) for s in _walk_stmts(self.fdef.body)
+                  if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                  and isinstance(s.value, gast.Name)]
+        changed = True
+        while changed:
+            changed = False
+            for a, b in copies:
+                if (a in owned) != (b in owned):
+                    owned |= {a, b}
+                    changed = True
+        return owned
 
     def op_active(self, op, active=None):
         active = self.active if active is None else active
@@ -337,6 +349,7 @@ class _FunctionForward:
         if isinstance(s, gast.Expr):
             if _is_append(s):
                 return self.append(s)
+            check_effect(s, lambda n: n in self.active, "differentiate")
             return [s]
         if isinstance(s, gast.If):
             node = gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],

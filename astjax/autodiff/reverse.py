@@ -44,7 +44,7 @@ from astjax.core.form import (as_expr as _as_expr, assigned as _assigned, flat a
                    walk_stmts as _walk_stmts, where_of as _where, with_origin as _stmt)
 from astjax.errors import NoRuleError, UnsupportedError
 from astjax.autodiff.forward import mutated_params
-from astjax.core.form import Namer as _Namer, bind, dotted_path, prim_key
+from astjax.core.form import Namer as _Namer, bind, check_effect, dotted_path, prim_key
 from astjax.core.normalize import ExprNormalizer
 
 TAPE = "_tape"
@@ -174,6 +174,7 @@ class _FunctionReverse:
         self._count_assignments()
         self._activity()
         self.containers = self._containers()
+        self.trees = self._trees()
         self.owned = self._owned()
         self.defined = set()         # adjoints written at top level so far (reverse order)
         self.touched = set()
@@ -289,6 +290,23 @@ class _FunctionReverse:
                     out |= {a, b}
                     changed = True
         return out
+
+    def _trees(self):
+        """Variables that may hold a tuple, list or dict the code does not build itself (a
+        parameter, an item, a helper's result) and whose adjoint may come in pieces of that
+        structure (it is indexed, or passed to a helper): accumulated with seq_acc, since
+        ``+`` would concatenate two lists of cotangents."""
+        sources, pieces = set(self.params), set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                key = prim_key(s.value, self.helpers)
+                if key in ("getitem", "helper"):
+                    sources.add(s.targets[0].id)
+                if key == "getitem" and isinstance(s.value.value, gast.Name):
+                    pieces.add(s.value.value.id)
+                if key == "helper":
+                    pieces |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
+        return sources & pieces
 
     def _seq_cotangent_operands(self, op):
         prim = primitives.lookup(prim_key(op, self.helpers))
@@ -468,6 +486,8 @@ class _FunctionReverse:
 
     def fwd_stmt(self, s):
         push = []
+        if isinstance(s, gast.Expr):
+            check_effect(s, lambda n: n in self.active, "differentiate")
         if isinstance(s, gast.Assign):
             target = s.targets[0]
             if isinstance(target, gast.Name):
@@ -797,7 +817,7 @@ class _FunctionReverse:
             return self._normalized_assign(d, contribution, s)
         if d not in self.defined:
             self.needs_init.add(d)
-        if var in self.containers:
+        if var in self.containers or var in self.trees:
             total = call("_ax.seq_acc", [name(d), contribution])
         else:
             total = gast.BinOp(left=name(d), op=gast.Add(), right=contribution)
@@ -826,7 +846,8 @@ def _may_hold_list(op):
 _SEQ_RESULTS = ("_ax.jacobian_vjp", "_ax.split_like", "_ax.unstack", "_ax.seq_pop_vjp",
                 "_ax.seq_head", "_ax.seq_put", "_ax.seq_like", "_ax.einsum_vjp_operands",
                 "_ax.einsum_jvp_vjp", "_ax.take_slot_vjp", "_ax.finalize_vjp", "_ax.array_vjp",
-                "_ax.getitem_vjp", "_ax.seq_pop", "_ax.take_slot", "_ax.none_to_zero")
+                "_ax.getitem_vjp", "_ax.seq_pop", "_ax.take_slot", "_ax.none_to_zero",
+                "_ax.einsum_jvp_vjp_operands")
 
 # runtime helpers whose first argument is an adjoint that may be a list (of a list or tuple)
 _SEQ_HELPERS = ("_ax.seq_pop", "_ax.seq_push", "_ax.seq_acc", "_ax.seq_item", "_ax.seq_add",

@@ -65,6 +65,11 @@ __all__ = ["Arg", "BatchingWarning", "CannotBatch", "FunctionBatcher", "TAPE_PRE
 
 
 
+# runtime helpers that read an operand as NumPy does (a list as one array: its shape)
+_READ_AS_ARRAY = {"_ax.expand_reduced", "_ax.reduced_count", "_ax.unbroadcast",
+                  "_ax.broadcast_like", "_ax.reshape_like", "_ax.max_vjp", "_ax.cumsum_vjp"}
+
+
 class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
     """Batches one core function for one signature (the facts of its arguments)."""
 
@@ -348,6 +353,11 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         if self.regions:
             raise CannotBatch(f"a {'print' if isinstance(s, gast.Expr) else 'assert'} under a "
                               "batched condition", s, whole_function=True)
+        if getattr(s, "unknown_effect", False) and any(
+                isinstance(n, gast.Name) and n.id in self.env and is_batched(self.env[n.id])
+                for n in gast.walk(s.value)):
+            raise CannotBatch(f"{dotted_path(s.value.func)}(...) has an effect astjax knows "
+                              f"nothing of", s, whole_function=True)
         node = self.rename(s)
         if isinstance(node, gast.Assert) and is_batched(self.info(node.test)):
             node.test = call("np.all", [node.test])
@@ -456,6 +466,16 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         self.current_op, self.current_prim = op, prim
         if not any(a.batched for a in _flat(args.values())) and not prim.extra.get("collective"):
             return op, batching_rules.result_fact(self, prim, args)
+        if prim.key.startswith("np.") and prim.batch in (None, "reduce", "argreduce", "cumsum") \
+                or prim.key in _READ_AS_ARRAY:
+            # a NumPy function reads a list or tuple operand as one array: so does its batch
+            stacked = {p: batching_rules.as_array(self, a) for p, a in args.items()
+                       if not isinstance(a, list) and isinstance(a.info, (Tup, Lst))
+                       and a.batched}
+            if stacked:
+                args.update(stacked)
+                self.current_op = batching_rules.recall(op, prim, {p: a.node for p, a in
+                                                                  stacked.items()})
         return batching_rules.rule_for(prim)(self, prim, args)
 
     # -- helpers (the user's functions called from this one) -------------------------------

@@ -55,7 +55,9 @@ class ListBatcher:
             return a.node
         if info.batched:
             return a.node
-        return self.materialize(a)
+        # every item of a batched list carries the batch axis, scalars too: NumPy then reads
+        # the list as one (B, ...) array (np.array, np.sum of the list)
+        return self.materialize(a, force=True)
 
     def check_list_use(self, lst_node, what, s):
         if not self.regions:
@@ -104,8 +106,9 @@ class ListBatcher:
             self.check_list_use(name(self.names.get(var, var)), "writing into", s)
         # a region must not overwrite an array other lanes still read: own a copy
         current = self.names.get(var, var)
+        shared = [var] + list(getattr(s, "shared_with", ()))    # the same object (aliases.py)
         if self.regions and current not in self.regions[-1].own and \
-                any(var in r.protect for r in self.regions):
+                any(v in r.protect for r in self.regions for v in shared):
             new = self.fresh(f"{var}_")
             self.regions[-1].own.add(new)
             self.put(assign(new, call("np.copy", [name(current)])))

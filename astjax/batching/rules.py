@@ -347,9 +347,42 @@ def array(b, prim, args):
         return b.recall(), _un(rank)
     if args["dtype"].batched:
         b.cannot("a per-lane dtype")
-    node, _ = _items(b, x, force=True)
-    stacked = b.atom(b.t("np.stack(a, axis=1)", a=node if node is not None else x), "stack")
+    stacked = _stack_lanes_last(b, x)
     return b.recall(x=stacked), _bat(rank)
+
+
+def _depth(info):
+    """How many list/tuple levels a value has before its array items."""
+    if isinstance(info, Lst):
+        return 1 + _depth(info.elem)
+    if isinstance(info, Tup):
+        return 1 + max((_depth(i) for i in info.items), default=0)
+    return 0
+
+
+def _stack_lanes_last(b, x):
+    """A batched (nested) list/tuple of per-lane items as one array, batch axis first: NumPy
+    puts the item axes first (n, m, B, ...), so the batch axis moves to the front."""
+    node, _ = _items(b, x, force=True)
+    depth = _depth(x.info)
+    a = node if node is not None else x
+    if depth == 1:
+        return b.atom(b.t("np.stack(a, axis=1)", a=a), "stack")
+    return b.atom(b.t("np.moveaxis(np.array(a), d, 0)", a=a, d=const(depth)), "stack")
+
+
+def as_array(b, x):
+    """A batched list or tuple operand as the (B, n, ...) array NumPy makes of it per lane;
+    any other operand as it is."""
+    from astjax.batching.values import Arg
+    if not (isinstance(x.info, (Tup, Lst)) and x.batched):
+        return x
+    elem = x.info
+    while isinstance(elem, (Lst, Tup)):
+        elem = elem.elem if isinstance(elem, Lst) else (elem.items[0] if elem.items else None)
+    depth = _depth(x.info)
+    rank = elem.rank + depth if isinstance(elem, Val) and elem.rank is not None else None
+    return Arg(_stack_lanes_last(b, x), _bat(rank))
 
 
 @rule("convert")

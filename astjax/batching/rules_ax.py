@@ -213,3 +213,45 @@ def containers(b, prim, args):
     if not any(a.batched for a in _flat(args.values())):
         return b.recall(), Val(False, None)
     return b.recall(), DYN
+
+
+@rule("seq_item")
+def seq_item(b, prim, args):
+    """``_ax.seq_item(d, i)``: on a list of adjoints the call is unchanged; on an adjoint
+    array (NumPy read the list as one) the item is along the axis after the batch axis."""
+    d, i = args["d"], args["i"]
+    if not d.batched:
+        return b.recall(), Val(False, None)
+    if isinstance(d.info, Val) and not d.info.dyn and d.rank is not None:
+        return b.t("d[:, i]", d=d, i=i), _bat(d.rank - 1 if d.rank else None)
+    return b.t("_ax.seq_item_lanes(d, i)", d=d, i=i), DYN
+
+
+@rule("copyto_into")
+def copyto_into(b, prim, args):
+    """``_ax.copyto_into(dst, src, casting, where)`` on a batch: the destination with its
+    batch axis, the values and the mask lined up after it (NumPy broadcasting does the rest)."""
+    dst, src, where = args["dst"], args["src"], args["where"]
+    if args["casting"].batched:
+        b.cannot("a per-lane casting")
+    rank = dst.rank
+    if rank is None and (src.batched or where.batched):
+        rank = b.atom(b.t("_ax.lane_ndim(x)" if dst.batched else "np.ndim(x)", x=dst), "nd")
+    repl = {"dst": b.lanes(dst)}
+    for p, a in (("src", src), ("where", where)):
+        if a.batched:
+            repl[p] = b.lift(a, rank)
+    return b.recall(**repl), _bat(dst.rank)
+
+
+@rule("prod_others")
+def prod_others(b, prim, args):
+    """``_ax.prod_others(x, axis)`` and its derivatives: per lane, so every array operand gets
+    the batch axis and the axis moves past it."""
+    from astjax.batching.values import Arg
+    arrays = [p for p in ("x", "t", "s") if p in args]
+    rank = next((args[p].rank for p in arrays if args[p].rank is not None), None)
+    repl = {p: b.lanes(args[p]) for p in arrays}
+    like = Arg(repl["x"], Val(True, rank))
+    repl["axis"] = batch_axis(b, like, args["axis"])
+    return b.recall(**repl), _bat(rank)

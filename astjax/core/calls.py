@@ -229,6 +229,9 @@ class CallResolution:
             kws = {"axis": const(0)}
         node = call(key, args, kws)
         prim = primitives.lookup(key)
+        if prim is not None and prim.mutates and not getattr(self, "_in_writer", False):
+            self.fail(e, f"{key} writes into its argument '{prim.mutates}' and returns None: "
+                         f"call it as a statement of its own")
         if prim is not None:
             try:
                 bind(prim, node)

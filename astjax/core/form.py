@@ -129,6 +129,23 @@ def is_effect_stmt(s):
         isinstance(s.value.func, gast.Attribute) and s.value.func.attr in ("append", "pop"))
 
 
+def check_effect(s, touched, verb):
+    """Refuse a kept bare call of unknown effect (``np.random.shuffle(x)``) that reads a
+    value the transform follows (``touched(name)``): what it does to that value is unknown,
+    so any derivative through it could be silently wrong."""
+    if not getattr(s, "unknown_effect", False):
+        return
+    hit = sorted({n.id for n in gast.walk(s.value) if isinstance(n, gast.Name) and touched(n.id)})
+    if hit:
+        from astjax.errors import UnsupportedError
+        path = dotted_path(s.value.func) or "this call"
+        raise UnsupportedError(
+            f"cannot {verb} through {path}(...): astjax has no rule for what it does to "
+            f"'{hit[0]}' (a call kept only for its effect); if it writes into an array, give "
+            f"it a rule with mutates= in the rule table, or compute a new array instead",
+            where=where_of(s), construct=text_of(s))
+
+
 def operands(op):
     """The atoms an op reads, in order (for calls: positional args, then keyword values)."""
     if isinstance(op, gast.BinOp):

@@ -77,6 +77,7 @@ from astjax.errors import UnsupportedError
 from astjax.frontend.source import parse_function
 from astjax.core.calls import CallResolution
 from astjax.core.flow import FlowLowering
+from astjax.core.aliases import follow_aliases
 
 # what other modules import from here (codegen/ among them)
 __all__ = ["normalize", "ExprNormalizer", "CoreFunction", "Program", "prim_key", "bind",
@@ -179,6 +180,11 @@ class _Normalizer(FlowLowering, CallResolution):
             out += self.block(body)
             if not out or not isinstance(out[-1], gast.Return):
                 out.append(self.stmt(gast.Return(value=const(None))))
+        # jit runs NumPy's own in-place semantics; code astjax generated (a gradient
+        # transformed again) was made alias-safe when the user's function was normalized,
+        # and its tape restores every overwritten value before the reverse sweep reads it
+        if self.verb != "compile" and not str(self.parsed.filename).startswith("<astjax"):
+            out = follow_aliases(out)
         out = self._freeze_tests(out)
         fdef = gast.FunctionDef(name=self.gen_name, args=args, body=out, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
@@ -261,6 +267,8 @@ class _Normalizer(FlowLowering, CallResolution):
                 item = self.atom(value.args[0], out)
                 out.append(self.stmt(gast.Expr(value=call(gast.Attribute(
                     value=name(value.func.value.id), attr="append", ctx=gast.Load()), [item]))))
+            elif isinstance(value, gast.Call) and self._writer(value) is not None:
+                self.write_call(value, self._writer(value), out)
             else:
                 op = self.expr(value, out)
                 if isinstance(op, gast.Call) and prim_key(op, self.helpers) in ("list.pop",
@@ -271,6 +279,12 @@ class _Normalizer(FlowLowering, CallResolution):
                     # for its effect, with the primal values, in every transform's primal sweep
                     node = self.stmt(gast.Expr(value=op))
                     node.effect = True
+                    # an effect astjax knows nothing of (not print): a transform that cannot
+                    # account for it refuses it when it touches a differentiated or batched
+                    # value, rather than give a silently wrong derivative
+                    key = prim_key(op, self.helpers)
+                    node.unknown_effect = key not in _OBSERVERS and \
+                        not key.startswith("np.testing.")      # checks: they only raise
                     out.append(node)
         elif isinstance(s, gast.If):
             test = self.test_atom(s.test, out)
@@ -324,6 +338,46 @@ class _Normalizer(FlowLowering, CallResolution):
             self.fail(s, f"cannot {self.verb} through '{what}'")
         self._check_yield(s)
         return out
+
+    def _writer(self, e):
+        """The rule-table entry of a call that writes into an operand (np.copyto), or None."""
+        if not isinstance(e.func, (gast.Attribute, gast.Name)):
+            return None
+        try:
+            kind, key = self.resolve_callee(e.func)
+        except Exception:
+            return None                # the ordinary path reports it
+        prim = primitives.lookup(key) if kind == "prim" else None
+        return prim if prim is not None and prim.mutates else None
+
+    def write_call(self, e, prim, out):
+        """``np.copyto(out, v)`` -> ``written = _ax.copyto_into(out, v); out[...] = written``:
+        the pure form (its rules in the table) and an item write of what it returns.  A
+        destination that is a basic slice of a name (``out[1:]``, a view) is written there."""
+        params = list(prim.params)
+        given = dict(zip(params, e.args))
+        given.update({k.arg: k.value for k in e.keywords})
+        dest = given.get(prim.mutates)
+        if dest is None:
+            self.fail(e, f"{prim.key}: missing argument '{prim.mutates}'")
+        if isinstance(dest, gast.Name):
+            target = gast.Subscript(value=dest, slice=const(Ellipsis), ctx=gast.Store())
+        elif isinstance(dest, gast.Subscript) and isinstance(dest.value, gast.Name) and \
+                _basic_index(dest.slice):
+            target = _clone(dest)
+            target.ctx = gast.Store()
+        else:
+            self.fail(e, f"{prim.key} writes into its argument '{prim.mutates}': astjax "
+                         f"follows the write only into a named array or a basic slice of one "
+                         f"(out, out[1:], out[:, 0])")
+        self._in_writer = True
+        try:
+            op = self.expr(e, out)
+        finally:
+            self._in_writer = False
+        pure = call(prim.update, list(op.args), {k.arg: k.value for k in op.keywords})
+        written = self.emit(out, pure, "written")
+        self.assign_to(target, written, out)
 
     def _check_yield(self, s):
         for n in gast.walk(s):
@@ -551,6 +605,27 @@ class _Normalizer(FlowLowering, CallResolution):
         if isinstance(index, gast.Constant) and index.value is Ellipsis:
             return index
         return self.atom(index, out)
+
+# bare calls whose only effect is to show their operands: every transform keeps them as is
+_OBSERVERS = {"print"}
+
+
+def _basic_index(index):
+    """An index that makes a view (ints, slices, ..., None, all literal or names of ints is not
+    known here: only constants and slices of anything count)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    for p in parts:
+        if isinstance(p, gast.Slice):
+            continue
+        if isinstance(p, gast.Constant) and (p.value is None or p.value is Ellipsis or
+                                             type(p.value) is int):
+            continue
+        if isinstance(p, gast.UnaryOp) and isinstance(p.operand, gast.Constant) and \
+                type(p.operand.value) is int:
+            continue
+        return False
+    return True
+
 
 def _hint_of(target):
     return target.id if isinstance(target, gast.Name) else "t"

@@ -43,6 +43,9 @@ class Primitive:
     cython: object = None             # Cython lowering (see codegen/)
     nondiff: bool = False             # result carries no derivative (comparisons, shapes)
     varargs: bool = False             # call takes *params (np.broadcast_arrays-like)
+    mutates: object = None            # the parameter it writes into (np.copyto: 'dst'), or None
+    update: object = None             # with mutates: the key of its pure form, which returns
+                                      # the written array (normalize.py rewrites the call)
     extra: dict = field(default_factory=dict)   # further per-transform fields
 
     def __repr__(self):
@@ -50,13 +53,18 @@ class Primitive:
 
 
 def defprim(key, params="x", *, aliases=(), vjp=None, jvp=None, batch=None, cython=None,
-            nondiff=False, **extra):
+            nondiff=False, mutates=None, update=None, **extra):
     """Declare a primitive with all its rules.  ``params`` is a Python parameter list
     (``"x, axis=None, keepdims=False"``); ``aliases`` are other dotted names of the same
-    function (``np.absolute``) whose calls share this entry."""
+    function (``np.absolute``) whose calls share this entry.  A function that writes into an
+    operand (``np.copyto(dst, src)``) names it in ``mutates`` and gives in ``update`` the key
+    of a pure primitive with the same parameters that returns the written array."""
     names, defaults, varargs = _parse_params(params)
+    if (mutates is None) != (update is None) or mutates is not None and mutates not in names:
+        raise ValueError(f"{key}: mutates= names a parameter and comes with update=")
     prim = Primitive(key=key, params=names, defaults=defaults, vjp=dict(vjp or {}), jvp=jvp,
-                     batch=batch, cython=cython, nondiff=nondiff, varargs=varargs, extra=extra)
+                     batch=batch, cython=cython, nondiff=nondiff, varargs=varargs,
+                     mutates=mutates, update=update, extra=extra)
     REGISTRY[key] = prim
     for alias in aliases:
         ALIASES[alias] = key

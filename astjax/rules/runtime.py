@@ -218,6 +218,8 @@ def seq_item(d, i):
         return d.get(i, 0.0)
     if isinstance(d, (list, tuple)) and isinstance(i, int) and i < len(d):
         return d[i]
+    if isinstance(d, np.ndarray) and d.ndim > 0 and isinstance(i, (int, np.integer)):
+        return d[i]          # a NumPy function read the sequence as an array: so did its adjoint
     return 0.0
 
 
@@ -652,6 +654,10 @@ def seq_put(v, d, i):
     elsewhere (the adjoint of seq_item)."""
     if isinstance(d, dict):
         return {i: v}
+    if isinstance(d, np.ndarray) and d.ndim > 0:            # the adjoint array of a list
+        out = np.zeros(np.shape(d), dtype=np.result_type(v, np.float64))
+        out[i] = v
+        return out
     n = len(d) if isinstance(d, (list, tuple)) else i + 1
     out = [0.0] * max(n, i + 1)
     out[i] = v
@@ -1142,3 +1148,246 @@ def tangent_if_defined(x, t):
 def dict_keys(d):
     """The keys of a dict, in order, as a list (``for k, v in d.items()`` indexes it)."""
     return list(d)
+
+
+# ---- in-place writers as pure functions ------------------------------------------------------
+# ``np.copyto(out, v)`` and its kin write into their first operand.  Normalization rewrites
+#     np.put(a, ind, v)   ->   written = _ax.put_into(a, ind, v); a[...] = written
+# so every transform sees an item write (which it already understands) of a pure value.  Each
+# ``*_into`` helper returns a new array: its first operand with NumPy's write applied.
+
+def copyto_into(dst, src, casting="same_kind", where=True):
+    out = np.array(dst, copy=True)
+    np.copyto(out, src, casting=casting, where=where)
+    return out
+
+
+def fill_diagonal_into(a, val, wrap=False):
+    out = np.array(a, copy=True)
+    np.fill_diagonal(out, val, wrap=wrap)
+    return out
+
+
+def put_into(a, ind, v, mode="raise"):
+    out = np.array(a, copy=True)
+    np.put(out, ind, v, mode=mode)
+    return out
+
+
+def putmask_into(a, mask, values):
+    out = np.array(a, copy=True)
+    np.putmask(out, mask, values)
+    return out
+
+
+def place_into(arr, mask, vals):
+    out = np.array(arr, copy=True)
+    np.place(out, mask, vals)
+    return out
+
+
+def _written(kind, a, *args):
+    """(positions, sources): the flat positions of ``a`` a writer sets and, for each, the
+    flat index into its (cyclically repeated) values; a position written twice keeps only its
+    last write."""
+    size = int(np.size(a))
+    if kind == "put":
+        ind, mode = args
+        pos = np.take(np.arange(size), np.ravel(ind).astype(np.intp), mode=mode)
+        src = np.arange(pos.size)
+    elif kind == "fill_diagonal":
+        marker = np.zeros(np.shape(a), dtype=bool)
+        np.fill_diagonal(marker, True, wrap=args[0])
+        pos = np.flatnonzero(marker)
+        src = np.arange(pos.size)
+    elif kind == "putmask":
+        pos = np.flatnonzero(np.broadcast_to(args[0], np.shape(a)))
+        src = pos
+    else:                                   # place
+        pos = np.flatnonzero(args[0])
+        src = np.arange(pos.size)
+    last = np.zeros(size, dtype=np.intp) - 1
+    last[pos] = np.arange(pos.size)          # for repeated positions the last index wins
+    keep = last[pos] == np.arange(pos.size)
+    return pos[keep], src[keep]
+
+
+def _values_vjp(g, v, pos, src):
+    """The cotangent of the values a writer took from ``v``: g at the written positions,
+    summed back onto the value each was repeated from."""
+    n = int(np.size(v))
+    picked = np.ravel(np.asarray(g))[pos] if pos.size else np.zeros(0)
+    out = np.bincount(src % max(n, 1), weights=picked, minlength=n) if n else np.zeros(0)
+    out = out.reshape(np.shape(v))
+    return out if np.ndim(v) else out[()]
+
+
+def fill_diagonal_vjp_val(g, a, val, wrap=False):
+    return _values_vjp(g, val, *_written("fill_diagonal", a, wrap))
+
+
+def put_vjp_v(g, a, ind, v, mode="raise"):
+    return _values_vjp(g, v, *_written("put", a, ind, mode))
+
+
+def putmask_vjp_values(g, a, mask, values):
+    return _values_vjp(g, values, *_written("putmask", a, mask))
+
+
+def place_vjp_vals(g, arr, mask, vals):
+    return _values_vjp(g, vals, *_written("place", arr, mask))
+
+
+# ---- slopes of array constructors and of clip ------------------------------------------------
+
+def arange_slope(ans, stop, which):
+    """d np.arange(start, stop, step) / d start (ones) or / d step (0, 1, 2, ...); with one
+    argument (``np.arange(stop)``) the values do not depend on it."""
+    n = np.shape(ans)[0]
+    if stop is None:
+        return np.zeros(n)
+    return np.ones(n) if which == "start" else np.arange(n, dtype=np.float64)
+
+
+def linspace_weights(like, num, endpoint=True):
+    """The weights w of np.linspace's points start + (stop - start) * w, shaped to broadcast
+    against ``like`` (points along the first axis)."""
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    w = np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)
+    return w.reshape((num,) + (1,) * max(np.ndim(like) - 1, 0))
+
+
+def clip_from(x, a_min, a_max, which):
+    """1.0 where np.clip's element comes from operand ``which`` (0: x, 1: a_min, 2: a_max)."""
+    lo = x if a_min is None else np.maximum(x, a_min)
+    hi_wins = np.zeros(np.shape(lo), dtype=bool) if a_max is None else lo > a_max
+    lo_wins = np.zeros(np.shape(lo), dtype=bool) if a_min is None else \
+        np.logical_and(np.logical_not(hi_wins), np.asarray(x) < a_min)
+    mask = {0: np.logical_not(np.logical_or(hi_wins, lo_wins)), 1: lo_wins, 2: hi_wins}[which]
+    return mask.astype(np.float64)
+
+
+def float_part(g, like):
+    """``g`` where ``like`` is floating (or complex), zero where it is an integer or bool
+    array: a value cast to integers carries no derivative."""
+    kind = np.asarray(like).dtype.kind
+    return g if kind in "fc" else zeros_like(g)
+
+
+def sum_lanes_vjp(c, v, x, nb=0):
+    """Adjoint of ``sum_lanes(v, x, nb)``: the cotangent ``c`` of the sum, given back to each
+    of v's lanes (or unchanged when v had no lanes to sum)."""
+    if np.ndim(v) <= np.ndim(x):
+        return c
+    return batch_broadcast(c, np.shape(v)[nb], nb)
+
+
+def einsum_jvp_vjp_operands(ct, subscripts, operands, tangents):
+    """Cotangents of the operands of ``einsum_jvp`` (a list): the tangent of an einsum is a
+    sum of einsums with one operand replaced by its tangent, each linear in the others."""
+    out = []
+    for j in range(len(operands)):
+        total = np.zeros(np.shape(operands[j]))
+        for i, t in enumerate(tangents):
+            if i != j and t is not None:
+                ops = list(operands)
+                ops[i] = t
+                total = total + einsum_vjp(ct, subscripts, ops, j)
+        out.append(total)
+    return out
+
+
+def check_no_alias(w, other, w_name, other_name, filename=None, lineno=None, text=None):
+    """Before an in-place write into ``w``: refuse when ``other``, read again later, shares
+    its memory (a view, or the same list or array), which the transforms do not follow."""
+    same = w is other and isinstance(w, (np.ndarray, list, dict))
+    if same or isinstance(w, np.ndarray) and isinstance(other, np.ndarray) and \
+            np.shares_memory(w, other):
+        from astjax.errors import UnsupportedError
+        raise UnsupportedError(
+            f"this writes into '{w_name}', which shares memory with '{other_name}' (a view or "
+            f"the same array), and '{other_name}' is read again: astjax does not follow writes "
+            f"through aliases; write into a copy ('{w_name} = ....copy()') or into "
+            f"'{other_name}' itself", where=(filename, lineno) if filename else None,
+            construct=text)
+
+
+def seq_item_lanes(d, i):
+    """``seq_item`` on a batched adjoint: a list keeps its per-lane items; an adjoint array
+    (batch axis first) has the item along its next axis."""
+    if isinstance(d, np.ndarray) and d.ndim > 1 and isinstance(i, (int, np.integer)):
+        return d[:, i]
+    return seq_item(d, i)
+
+
+def seq_put_lanes(v, d, i):
+    """Adjoint of ``seq_item_lanes``."""
+    if isinstance(d, np.ndarray) and d.ndim > 1:
+        out = np.zeros(np.shape(d), dtype=np.result_type(v, np.float64))
+        out[:, i] = v
+        return out
+    return seq_put(v, d, i)
+
+
+# ---- products of all other elements (np.prod's derivatives, zeros included) ------------------
+
+def _reduced_last(x, axis):
+    """x with the reduced axes moved last and flattened into one, and how to undo it."""
+    x = np.asarray(x)
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else tuple(sorted(_axes(axis, nd)))
+    rest = tuple(a for a in range(nd) if a not in axes)
+    perm = rest + axes
+    moved = np.transpose(x, perm)
+    lead = moved.shape[:len(rest)]
+    flat = moved.reshape(lead + (-1,))
+
+    def undo(y):
+        return np.transpose(np.reshape(y, moved.shape), np.argsort(perm))
+    return flat, undo
+
+
+def _others(x, t, s, axis):
+    """Hyper-dual exclusive products along the reduced axes: for each element i the product
+    of all other elements x_j with the perturbations x_j + e1 t_j + e2 s_j, as its four
+    parts (value, e1, e2, e1 e2)."""
+    y, undo = _reduced_last(x, axis)
+    dtype = np.result_type(y, np.float64) if y.dtype.kind not in "fc" else y.dtype
+    ty = _reduced_last(np.broadcast_to(t, np.shape(x)), axis)[0] if t is not None else None
+    sy = _reduced_last(np.broadcast_to(s, np.shape(x)), axis)[0] if s is not None else None
+    n = y.shape[-1]
+    zero = np.zeros(y.shape[:-1], dtype=dtype)
+
+    def sweep(order):
+        out = [np.zeros(y.shape, dtype=dtype) for _ in range(4)]
+        acc = [zero + 1.0, zero.copy(), zero.copy(), zero.copy()]
+        for k in order:
+            for part, a in zip(out, acc):
+                part[..., k] = a
+            v, a1, a2, a12 = acc
+            yk = y[..., k]
+            tk = ty[..., k] if ty is not None else 0.0
+            sk = sy[..., k] if sy is not None else 0.0
+            acc = [v * yk, a1 * yk + v * tk, a2 * yk + v * sk, a12 * yk + a1 * sk + a2 * tk]
+        return out
+    lv, l1, l2, l12 = sweep(range(n))
+    rv, r1, r2, r12 = sweep(range(n - 1, -1, -1))
+    parts = (lv * rv, l1 * rv + lv * r1, l2 * rv + lv * r2,
+             l12 * rv + l1 * r2 + l2 * r1 + lv * r12)
+    return [undo(p) for p in parts]
+
+
+def prod_others(x, axis=None):
+    """For each element, the product of the other elements it is reduced with."""
+    return _others(x, None, None, axis)[0]
+
+
+def prod_others_jvp(x, t, axis=None):
+    """The tangent of prod_others(x) along t (symmetric in its use: also its cotangent)."""
+    return _others(x, t, None, axis)[1]
+
+
+def prod_others_jvp2(x, t, s, axis=None):
+    """The second mixed derivative of prod_others(x) along t and s."""
+    return _others(x, t, s, axis)[3]

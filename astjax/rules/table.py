@@ -77,7 +77,12 @@ defprim("int", "x", batch="convert", nondiff=True, cython="x")
 defprim("bool", "x", batch="convert", nondiff=True, cython="x != 0")
 defprim("range", "x, y=None, z=None", batch="unbatched", nondiff=True)
 defprim("slice", "x, y=None, z=None", batch="unbatched", nondiff=True)   # index values in generated code
-defprim("np.arange", "x, y=None, z=None, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
+# np.arange(start, stop, step) is start + i * step: differentiable in start and step (its
+# length, and so stop, only moves in jumps); np.arange(stop) is 0, 1, ... whatever stop is
+defprim("np.arange", "x, y=None, z=None, dtype=None", batch="unbatched", cython="numpy",
+        vjp={"x": "np.sum(g * _ax.arange_slope(ans, y, 'start'))",
+             "z": "np.sum(g * _ax.arange_slope(ans, y, 'step'))"},
+        jvp="t_x * _ax.arange_slope(ans, y, 'start') + t_z * _ax.arange_slope(ans, y, 'step')")
 defprim("np.zeros", "shape, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
 defprim("np.ones", "shape, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
 defprim("np.empty", "shape, dtype=None", batch="unbatched", nondiff=True, cython="numpy")
@@ -85,8 +90,15 @@ defprim("np.eye", "n, m=None, k=0, dtype=None", batch="unbatched", nondiff=True,
 defprim("np.zeros_like", "x, dtype=None", nondiff=True, cython="numpy")
 defprim("np.ones_like", "x, dtype=None", nondiff=True, cython="numpy")
 defprim("np.empty_like", "x, dtype=None", nondiff=True, cython="numpy")
-defprim("np.full", "shape, fill_value, dtype=None", batch="full", nondiff=True, cython="numpy")
-defprim("np.linspace", "start, stop, num=50", batch="unbatched", nondiff=True, cython="numpy")
+defprim("np.full", "shape, fill_value, dtype=None", batch="full", cython="numpy",
+        vjp={"fill_value": f"{UB}(_ax.float_part(g, ans), fill_value)"},
+        jvp="_ax.broadcast_like(_ax.float_part(t_fill_value, ans), ans)")
+# start + (stop - start) * w with w = 0 .. 1 (num points); start and stop may be arrays
+defprim("np.linspace", "start, stop, num=50, endpoint=True, dtype=None", batch="unbatched",
+        vjp={"start": f"{UB}(np.sum(_ax.float_part(g, ans) * (1.0 - _ax.linspace_weights(g, num, endpoint)), axis=0), start)",
+             "stop": f"{UB}(np.sum(_ax.float_part(g, ans) * _ax.linspace_weights(g, num, endpoint), axis=0), stop)"},
+        jvp="_ax.float_part(t_start * (1.0 - _ax.linspace_weights(ans, num, endpoint)) + t_stop * _ax.linspace_weights(ans, num, endpoint), ans)",
+        cython="numpy")
 
 # ---- elementwise functions ---------------------------------------------------------------------
 defprim("np.exp", vjp={"x": "g * ans"}, jvp="t_x * ans", aliases=["math.exp"], cython="exp(x)")
@@ -141,20 +153,64 @@ defprim("np.minimum", "x, y", vjp={"x": f"{UB}(g * (x <= y), x)", "y": f"{UB}(g 
 defprim("np.where", "c, x, y", vjp={"x": f"{UB}(np.where(c, g, 0.0), x)",
                                     "y": f"{UB}(np.where(c, 0.0, g), y)"},
         jvp="np.where(c, t_x, t_y)", cython="x if c else y")
+# np.clip is np.minimum(np.maximum(x, a_min), a_max): each element comes from one operand
 defprim("np.clip", "x, a_min=None, a_max=None",
-        vjp={"x": "g * np.logical_and(x >= a_min, x <= a_max)"}, jvp="t_x * (ans == x)",
+        vjp={"x": f"{UB}(g * _ax.clip_from(x, a_min, a_max, 0), x)",
+             "a_min": f"{UB}(g * _ax.clip_from(x, a_min, a_max, 1), a_min)",
+             "a_max": f"{UB}(g * _ax.clip_from(x, a_min, a_max, 2), a_max)"},
+        jvp="t_x * _ax.clip_from(x, a_min, a_max, 0) + t_a_min * _ax.clip_from(x, a_min, a_max, 1) + t_a_max * _ax.clip_from(x, a_min, a_max, 2)",
                 cython="astjax_minimum(astjax_maximum(x, a_min), a_max)")
 defprim("float", "x", batch="convert", vjp={"x": "g"}, jvp="float(t_x)", cython="x")
 defprim("np.float64", "x", vjp={"x": "g"}, jvp="np.float64(t_x)", cython="x")
 defprim("np.float32", "x", vjp={"x": "_ax.cast_like(g, np.float32(x))"},
         jvp="np.float32(t_x)", cython="x")
-defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(g, x)"},
-        jvp="_ax.cast_like(t_x, ans)", cython="x")
-defprim("np.asarray", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, x)"},
-        jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
-defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, x)"},
-        jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
+# a cast to an integer or bool dtype is piecewise constant: float_part zeroes its derivative
+defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(_ax.float_part(g, ans), x)"},
+        jvp="_ax.float_part(_ax.cast_like(t_x, ans), ans)", cython="x")
+defprim("np.asarray", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(_ax.float_part(g, ans), x)"},
+        jvp="_ax.float_part(_ax.cast_like(np.asarray(t_x), ans), ans)", cython="numpy")
+# np.array copies (so does its tangent: a write into the copy must not reach the caller's
+# tangent); np.asarray returns its operand itself when it is already an array
+defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(_ax.float_part(g, ans), x)"},
+        jvp="_ax.float_part(_ax.cast_like(np.array(t_x), ans), ans)", cython="numpy")
 defprim("np.copy", vjp={"x": "g"}, jvp="np.copy(t_x)", cython="x")
+
+# ---- functions that write into their first operand ------------------------------------------
+# Normalization rewrites ``np.put(a, ind, v)`` as ``w = _ax.put_into(a, ind, v); a[...] = w``:
+# an item write (reverse mode cuts the overwritten adjoint, forward mode and vmap follow the
+# write) of the pure ``*_into`` form, whose rules are below.  Values repeat cyclically as in
+# NumPy; the adjoint of the values sums over the positions each one was written to.
+defprim("np.copyto", "dst, src, casting='same_kind', where=True", mutates="dst",
+        update="_ax.copyto_into")
+defprim("_ax.copyto_into", "dst, src, casting='same_kind', where=True", batch="copyto_into",
+        vjp={"dst": "np.where(where, 0.0, g)", "src": f"{UB}(np.where(where, g, 0.0), src)"},
+        jvp="_ax.copyto_into(t_dst, t_src, 'unsafe', where)")
+defprim("np.fill_diagonal", "a, val, wrap=False", mutates="a", update="_ax.fill_diagonal_into")
+defprim("_ax.fill_diagonal_into", "a, val, wrap=False",
+        vjp={"a": "_ax.fill_diagonal_into(g, 0.0, wrap)",
+             "val": "_ax.fill_diagonal_vjp_val(g, a, val, wrap)"},
+        jvp="_ax.fill_diagonal_into(t_a, t_val, wrap)")
+defprim("_ax.fill_diagonal_vjp_val", "g, a, val, wrap=False", vjp={"g": "_ax.fill_diagonal_into(_ax.zeros_like(a), g, wrap)"},
+        jvp="_ax.fill_diagonal_vjp_val(t_g, a, val, wrap)")
+defprim("np.put", "a, ind, v, mode='raise'", mutates="a", update="_ax.put_into")
+defprim("_ax.put_into", "a, ind, v, mode='raise'",
+        vjp={"a": "_ax.put_into(g, ind, 0.0, mode)", "v": "_ax.put_vjp_v(g, a, ind, v, mode)"},
+        jvp="_ax.put_into(t_a, ind, t_v, mode)")
+defprim("_ax.put_vjp_v", "g, a, ind, v, mode='raise'", vjp={"g": "_ax.put_into(_ax.zeros_like(a), ind, g, mode)"},
+        jvp="_ax.put_vjp_v(t_g, a, ind, v, mode)")
+defprim("np.putmask", "a, mask, values", mutates="a", update="_ax.putmask_into")
+defprim("_ax.putmask_into", "a, mask, values",
+        vjp={"a": "_ax.putmask_into(g, mask, 0.0)",
+             "values": "_ax.putmask_vjp_values(g, a, mask, values)"},
+        jvp="_ax.putmask_into(t_a, mask, t_values)")
+defprim("_ax.putmask_vjp_values", "g, a, mask, values", vjp={"g": "_ax.putmask_into(_ax.zeros_like(a), mask, g)"},
+        jvp="_ax.putmask_vjp_values(t_g, a, mask, values)")
+defprim("np.place", "arr, mask, vals", mutates="arr", update="_ax.place_into")
+defprim("_ax.place_into", "arr, mask, vals",
+        vjp={"arr": "_ax.place_into(g, mask, 0.0)", "vals": "_ax.place_vjp_vals(g, arr, mask, vals)"},
+        jvp="_ax.place_into(t_arr, mask, t_vals)")
+defprim("_ax.place_vjp_vals", "g, arr, mask, vals", vjp={"g": "_ax.place_into(_ax.zeros_like(arr), mask, g)"},
+        jvp="_ax.place_vjp_vals(t_g, arr, mask, vals)")
 
 # ---- reductions --------------------------------------------------------------------------------
 RED = "x, axis=None, keepdims=False"
@@ -164,8 +220,9 @@ defprim("np.sum", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis,
 defprim("np.mean", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis, keepdims) / _ax.reduced_count(x, axis)"},
         jvp="np.mean(t_x, axis=axis, keepdims=keepdims)",
         cython={"reduce": "acc + x", "init": "0", "finish": "astjax_true_divide(acc, n)"})
-defprim("np.prod", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g * ans, x, axis, keepdims) / x"},
-        jvp="np.sum(t_x * _ax.expand_reduced(ans, x, axis, keepdims) / x, axis=axis, keepdims=keepdims)",
+# (products of the other elements, not ans / x: right where x has zeros)
+defprim("np.prod", RED, batch="reduce", vjp={"x": "_ax.expand_reduced(g, x, axis, keepdims) * _ax.prod_others(x, axis)"},
+        jvp="np.sum(t_x * _ax.prod_others(x, axis), axis=axis, keepdims=keepdims)",
         cython={"reduce": "acc * x", "init": "1"})
 defprim("np.max", RED, batch="reduce", vjp={"x": "_ax.max_vjp(g, ans, x, axis, keepdims)"},
         jvp="np.sum(t_x * _ax.max_vjp(1.0, ans, x, axis, keepdims), axis=axis, keepdims=keepdims)",
@@ -251,6 +308,18 @@ defprim("_ax.reshape_like", "v, x", batch="reshape_like", vjp={"v": "_ax.reshape
 defprim("_ax.cast_like", "v, x", batch="first", vjp={"v": "_ax.cast_like(g, v)"}, jvp="_ax.cast_like(t_v, x)")
 defprim("_ax.array_vjp", "v, x", vjp={"v": "np.array(g)"}, jvp="_ax.array_vjp(t_v, x)")
 defprim("_ax.reduced_count", "x, axis=None", batch="reduced_count", nondiff=True)
+defprim("_ax.prod_others", "x, axis=None", batch="prod_others",
+        vjp={"x": "_ax.prod_others_jvp(x, g, axis)"}, jvp="_ax.prod_others_jvp(x, t_x, axis)")
+defprim("_ax.prod_others_jvp", "x, t, axis=None", batch="prod_others",
+        vjp={"x": "_ax.prod_others_jvp2(x, t, g, axis)", "t": "_ax.prod_others_jvp(x, g, axis)"},
+        jvp="_ax.prod_others_jvp(x, t_t, axis) + _ax.prod_others_jvp2(x, t, t_x, axis)")
+# (a fourth derivative of np.prod is a NoRuleError naming the line)
+defprim("_ax.prod_others_jvp2", "x, t, s, axis=None", batch="prod_others")
+defprim("_ax.arange_slope", "ans, stop, which", nondiff=True)
+defprim("_ax.linspace_weights", "like, num, endpoint=True", nondiff=True)
+defprim("_ax.clip_from", "x, a_min, a_max, which", nondiff=True)
+defprim("_ax.float_part", "g, like", vjp={"g": "_ax.float_part(g, like)"},
+        jvp="_ax.float_part(t_g, like)")
 defprim("_ax.transpose_axes", "axes, ndim", batch="unbatched", nondiff=True)
 defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_value(t_x)")
 
@@ -265,6 +334,8 @@ defprim("_ax.format", "*parts", batch="meta", nondiff=True)
 defprim("_ax.draw", "*parts", batch="random", nondiff=True)
 defprim("_ax.draw_from", "*parts", batch="random", nondiff=True)
 defprim("_ax.check_differentiable", "x, label", batch="meta", nondiff=True)
+defprim("_ax.check_no_alias", "w, other, w_name, other_name, filename=None, lineno=None, text=None",
+        batch="meta", nondiff=True)
 defprim("_ax.zeros_like", "x", nondiff=True)
 defprim("_ax.unit_basis", "x", nondiff=True)
 defprim("_ax.dict_keys", "d", nondiff=True)
@@ -290,7 +361,11 @@ defprim("_ax.seq_head", "v, n", vjp={"v": "_ax.seq_like(g, v)"}, jvp="_ax.seq_he
 defprim("_ax.seq_acc", "d, c", batch="containers", vjp={"d": "_ax.seq_like(g, d)", "c": "_ax.seq_like(g, c)"},
         jvp="_ax.seq_acc(t_d, t_c)")
 defprim("_ax.seq_like", "v, d", vjp={"v": "_ax.seq_like(g, v)"}, jvp="_ax.seq_like(t_v, d)")
-defprim("_ax.seq_item", "d, i", batch="containers", vjp={"d": "_ax.seq_put(g, d, i)"}, jvp="_ax.seq_item(t_d, i)")
+defprim("_ax.seq_item", "d, i", batch="seq_item", vjp={"d": "_ax.seq_put(g, d, i)"}, jvp="_ax.seq_item(t_d, i)")
+defprim("_ax.seq_item_lanes", "d, i", batch="loop", vjp={"d": "_ax.seq_put_lanes(g, d, i)"},
+        jvp="_ax.seq_item_lanes(t_d, i)")
+defprim("_ax.seq_put_lanes", "v, d, i", batch="loop", vjp={"v": "_ax.seq_item_lanes(g, i)"},
+        jvp="_ax.seq_put_lanes(t_v, d, i)")
 defprim("_ax.seq_put", "v, d, i", vjp={"v": "_ax.seq_item(g, i)"}, jvp="_ax.seq_put(t_v, d, i)")
 defprim("_ax.seq_add", "d, i, v", batch="containers", vjp={"d": "_ax.seq_like(g, d)", "v": "_ax.seq_item(g, i)"},
         jvp="_ax.seq_add(t_d, i, t_v)")
@@ -322,8 +397,11 @@ defprim("_ax.einsum_swap", "subscripts, operands, i, x",
 defprim("_ax.einsum_vjp_operands", "ct, v, subscripts, operands, i",
         jvp="_ax.seq_acc(_ax.seq_acc(_ax.einsum_vjp_operands(t_ct, v, subscripts, operands, i), _ax.einsum_vjp_operands(ct, t_v, subscripts, operands, i)), _ax.einsum_vjp_operands_jvp(ct, v, subscripts, operands, t_operands, i))")
 defprim("_ax.einsum_jvp", "subscripts, operands, tangents",
-        vjp={"tangents": "_ax.einsum_jvp_vjp(g, subscripts, operands)"},
+        vjp={"tangents": "_ax.einsum_jvp_vjp(g, subscripts, operands)",
+             "operands": "_ax.einsum_jvp_vjp_operands(g, subscripts, operands, tangents)"},
         jvp="_ax.einsum_jvp(subscripts, operands, t_tangents) + _ax.einsum_cross(subscripts, operands, tangents, t_operands)")
+# (its own derivatives are not written: differentiating it again is a NoRuleError)
+defprim("_ax.einsum_jvp_vjp_operands", "ct, subscripts, operands, tangents")
 defprim("_ax.solve_vjp_a", "v, m, a",
         vjp={"v": "_ax.solve_vjp_a_vjp(g, v, m, a, 'v')", "m": "_ax.solve_vjp_a_vjp(g, v, m, a, 'm')",
              "a": "_ax.solve_vjp_a_vjp(g, v, m, a, 'a')"},
@@ -347,9 +425,12 @@ defprim("_ax.broadcast_lanes", "v, shape, nb=1",
 defprim("_ax.unbroadcast_lanes", "v, shape, nb=1",
         vjp={"v": "_ax.broadcast_lanes(g, _ax.lane_shape(v, nb), nb)"},
         jvp="_ax.unbroadcast_lanes(t_v, shape, nb)", batch="nb_data")
-defprim("_ax.sum_lanes", "g, x, nb=0", vjp={"g": "_ax.batch_broadcast(g, np.shape(x)[nb], nb)"},
-        jvp="_ax.sum_lanes(t_g, x, nb)",
+# (the cotangent goes back to as many lanes as v had: x, the shared value, has no batch axis)
+defprim("_ax.sum_lanes", "v, x, nb=0", vjp={"v": "_ax.sum_lanes_vjp(g, v, x, nb)"},
+        jvp="_ax.sum_lanes(t_v, x, nb)",
         batch="loop")
+defprim("_ax.sum_lanes_vjp", "c, v, x, nb=0", batch="loop", vjp={"c": "_ax.sum_lanes(g, x, nb)"},
+        jvp="_ax.sum_lanes_vjp(t_c, v, x, nb)")
 defprim("_ax.where_defined", "m, a, b", batch="elementwise", vjp={"a": "_ax.where_defined_vjp(m, g, b, True)",
                                              "b": "_ax.where_defined_vjp(m, g, a, False)"},
         jvp="_ax.where_defined(m, _ax.tangent_if_defined(a, t_a), _ax.tangent_if_defined(b, t_b))")
