@@ -11,10 +11,12 @@ tracebacks show the generated lines.  Each function runs in a namespace of its o
 import itertools
 import linecache
 import math
+import sys
 
 import numpy as np
 
 from astjax.core.simplify import simplify
+from astjax.rules import registry as primitives
 from astjax.rules import runtime
 from astjax.frontend.syntax import gast, to_source
 
@@ -88,7 +90,10 @@ def _render_if(s, depth, lines, state, comments, keyword="if"):
 
 
 def base_namespace():
-    return {"np": np, "math": math, "_ax": runtime}
+    namespace = {"np": np, "math": math, "_ax": runtime}
+    if primitives.load_scipy():            # generated code calls scipy.special.gammaln(...)
+        namespace["scipy"] = sys.modules["scipy"]
+    return namespace
 
 
 def compile_functions(units, label):
