@@ -313,7 +313,7 @@ def _is_library(fn):
     """Functions of the standard library and installed packages are not the user's helpers:
     astjax needs rules for them rather than transforming their (arbitrary) source."""
     module = getattr(fn, "__module__", "") or ""
-    if module == "astjax.rules.scipy_numpy":      # stand-ins, differentiated from source
+    if module in ("astjax.rules.scipy_numpy", "astjax.rules.numpy_source"):   # stand-ins
         return False
     if module.split(".")[0] in ("numpy", "math", "builtins", "scipy", "astjax"):
         return True

@@ -18,4 +18,5 @@ After (what the transforms instantiate for ``exp2 = np.exp(neg1)``)::
     jit:      exp2[i] = exp(neg1[i])      (fused into the loop of its consumers)
 """
 from astjax.rules import table  # noqa: F401  (fills the rule table)
+from astjax.rules import numpy_source  # noqa: F401  (NumPy functions written in NumPy)
 from astjax.rules import scipy  # noqa: F401  (SciPy's entries, once a program imports SciPy)
