@@ -171,7 +171,9 @@ def test_every_scipy_entry_is_tested():
         src = astjax.source(astjax.grad(f))
         used |= {k for k in entries if k + "(" in src}
     assert entries - used == set()
-    assert len(registry.REPLACEMENTS) == sum(1 for f, _ in CASES if f.__name__.endswith((
+    scipy_stand_ins = [helper for _, helper in registry.REPLACEMENTS.values()
+                       if helper.__module__ == "astjax.rules.scipy_numpy"]
+    assert len(scipy_stand_ins) == sum(1 for f, _ in CASES if f.__name__.endswith((
         "logsumexp", "softmax", "log_softmax", "xlogy", "xlog1py", "betaln", "beta",
         "norm_logpdf", "norm_pdf", "norm_cdf", "norm_logcdf", "t_logpdf", "gamma_logpdf",
         "beta_logpdf", "poisson_logpmf", "expon_logpdf", "laplace_logpdf")) and
