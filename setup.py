@@ -19,7 +19,9 @@ setup(
     extras_require={
         # pmap's devices are Dask workers; astjax imports and runs everything else without it
         "dask": ["dask[distributed]>=2024.1"],
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1"],
+        # SciPy's functions differentiate once a program imports SciPy (astjax never does)
+        "scipy": ["scipy>=1.10"],
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["astjax=astjax.aot.cli:main"]},
 )

@@ -3,6 +3,7 @@
 Each returns a *generated* Python function (its source in ``astjax.source``), cached per
 (function, transformation, options), so ``grad(grad(f))`` transforms generated source again.
 """
+import inspect
 import numbers
 
 import numpy as np
@@ -74,7 +75,8 @@ def vjp(fun, *primals, has_aux=False):
     functions, program = _build(fun, "vjp", None, False)
     fwd, bwd = (functions[n] for n in sweep_names(program.entry))
     tape = []
-    out = fwd(*primals, tape)
+    everything = primals + tuple(_defaults_after(fun, len(primals)))
+    out = fwd(*everything, tape)
     mutates = _mutates(program)
     first = [True]
 
@@ -84,7 +86,7 @@ def vjp(fun, *primals, has_aux=False):
             first[0] = False
         else:                        # the first reverse sweep restored overwritten items
             taped = []
-            fwd(*primals, taped)
+            fwd(*everything, taped)
         if has_aux:
             cotangent = (cotangent, 0.0)
         grads = bwd(cotangent, taped)
@@ -98,6 +100,23 @@ def vjp(fun, *primals, has_aux=False):
 # normalize.py evaluates ``astjax.grad(g)`` in a function being transformed (``grad(g)(x)``
 # inside it) and calls the generated gradient as a helper
 grad.__astjax_transform__ = value_and_grad.__astjax_transform__ = True
+
+
+def _defaults_after(fn, n):
+    """The defaults of ``fn``'s positional parameters after the first ``n``: generated
+    sweeps (f_jvp, f_fwd) take every parameter before their own, and a parameter left out
+    keeps its default (a constant, as in JAX).  One without a default is a TypeError."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):                  # a ufunc: no Python parameters
+        return []
+    params = [p for p in signature.parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][n:]
+    missing = [p.name for p in params if p.default is inspect.Parameter.empty]
+    if missing:
+        raise TypeError(f"{fn.__name__}() got {n} primals; missing "
+                        f"{', '.join(map(repr, missing))}")
+    return [p.default for p in params]
 
 
 def _finalize(d, p):

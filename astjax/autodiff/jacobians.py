@@ -17,7 +17,7 @@ import numpy as np
 
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import gast, parse
-from astjax.api import _argnums_tuple, _check_callable
+from astjax.api import _argnums_tuple, _check_callable, _defaults_after
 from astjax.core.emit import compile_functions
 from astjax.frontend.captures import stale
 from astjax.autodiff.forward import forward_program
@@ -44,20 +44,6 @@ def jvp(fun, primals, tangents):
     tangents = [_tangent_like(t, p) for t, p in zip(tangents, primals)]
     out, t_out = jvp_fn(*primals, *_defaults_after(fn, len(primals)), *tangents)
     return out, finalize(t_out, out)
-
-
-def _defaults_after(fn, n):
-    """The defaults of ``fn``'s positional parameters after the first ``n``: f_jvp takes
-    every parameter before the tangents, and a parameter left out keeps its default (a
-    constant, as in JAX).  A left-out parameter without one is Python's TypeError."""
-    import inspect
-    params = [p for p in inspect.signature(fn).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][n:]
-    missing = [p.name for p in params if p.default is inspect.Parameter.empty]
-    if missing:
-        raise TypeError(f"jvp: {fn.__name__}() got {n} primals; missing "
-                        f"{', '.join(map(repr, missing))}")
-    return [p.default for p in params]
 
 
 def jvp_function(fun, argnums=None):

@@ -128,6 +128,11 @@ class CallResolution:
         """('prim', dotted key) | ('helper', function) | ('method', name) | ('value', obj)."""
         if isinstance(func, gast.Attribute):
             path = self.static_path(func)
+            if path is not None and primitives.lookup(path) is None:
+                value = primitives.resolve_path(path)
+                stand_in = primitives.replacement(value) if value is not None else None
+                if stand_in is not None:
+                    return ("helper", stand_in)   # scipy.stats.norm.logpdf
             if path is not None:
                 return ("prim", path)
             value = self.static_value(func)
@@ -176,6 +181,9 @@ class CallResolution:
         return fn(*args, **kws)
 
     def classify(self, value, where):
+        stand_in = primitives.replacement(value)     # scipy.special.logsumexp, norm.logpdf
+        if stand_in is not None:
+            return ("helper", stand_in)
         key = primitives.canonical_name(value)
         if key is not None:
             return ("prim", key)
@@ -319,6 +327,8 @@ def _is_library(fn):
     """Functions of the standard library and installed packages are not the user's helpers:
     astjax needs rules for them rather than transforming their (arbitrary) source."""
     module = getattr(fn, "__module__", "") or ""
+    if module in ("astjax.rules.scipy_numpy", "astjax.rules.numpy_source"):   # stand-ins
+        return False
     if module.split(".")[0] in ("numpy", "math", "builtins", "scipy", "astjax"):
         return True
     filename = os.path.realpath(getattr(getattr(fn, "__code__", None), "co_filename", "") or "")

@@ -23,10 +23,12 @@ import copy
 import itertools
 import linecache
 import math
+import sys
 
 import numpy as np
 
 from astjax.core.simplify import simplify
+from astjax.rules import registry as primitives
 from astjax.rules import runtime
 from astjax.frontend.syntax import gast, parse, to_source
 
@@ -100,7 +102,10 @@ def _render_if(s, depth, lines, state, comments, keyword="if"):
 
 
 def base_namespace():
-    return {"np": np, "math": math, "_ax": runtime}
+    namespace = {"np": np, "math": math, "_ax": runtime}
+    if primitives.load_scipy():            # generated code calls scipy.special.gammaln(...)
+        namespace["scipy"] = sys.modules["scipy"]
+    return namespace
 
 
 def compile_functions(units, label, entry=None, captures=None):

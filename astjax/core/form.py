@@ -244,7 +244,7 @@ class Namer:
         return candidate
 
 
-MODULE_NAMES = ("np", "math", "_ax")
+MODULE_NAMES = ("np", "math", "_ax", "scipy")
 
 
 def instantiate(template, subst):

@@ -684,6 +684,9 @@ class ExprNormalizer(_Normalizer):
                                                   "len": len, "range": range, "min": min,
                                                   "max": max, "abs": abs, "float": float,
                                                   "slice": slice}})()
+        if primitives.load_scipy():            # SciPy's rules call scipy.special.digamma
+            import sys
+            self.parsed.env["scipy"] = sys.modules["scipy"]
         self.fn = None
         self.verb = verb
         self.fresh = fresh

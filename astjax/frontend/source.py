@@ -78,6 +78,10 @@ def parse_function(fn):
             raise SourceError(f"cannot find the definition of {code.co_name} in its source",
                               where=(filename, start))
     node.decorator_list = []
+    # Defaults are values, evaluated when the def ran (``axis=-1``, ``floor=-np.inf``, a loop
+    # variable): the transforms take them from fn.__defaults__, so their expressions are not
+    # names to resolve now.
+    node.args.defaults = [gast.Constant(value=None, kind=None) for _ in node.args.defaults]
     _attach_origins(node, filename, start)
     live, inherited = _strip_prologue(fn, node)
     env, captures = {}, {}

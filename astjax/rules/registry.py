@@ -23,6 +23,7 @@ core form, so generated code is again plain, transformable NumPy.
 import ast
 import builtins
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,16 +106,75 @@ _CANONICAL = None
 
 
 def module_path(value):
-    """'np' / 'np.linalg' / 'math' / '_ax' for modules astjax knows, else None."""
+    """'np' / 'np.linalg' / 'math' / '_ax' (and 'scipy...' once SciPy is imported) for
+    modules astjax knows, else None."""
+    if not _SCIPY_LOADED and getattr(value, "__name__", "").startswith("scipy"):
+        load_scipy()
     for path, module in _MODULES.items():
         if value is module:
             return path
     return None
 
 
+# SciPy is optional and slow to import: its entries (astjax/rules/scipy.py) are loaded once
+# the user's program has imported it, when a transform first meets a name it does not know.
+_SCIPY_LOADED = False
+SCIPY_ENTRIES = []      # the functions that register them (astjax/rules/scipy.py adds one)
+REPLACEMENTS = {}       # key of a library function -> the NumPy helper astjax differentiates
+
+
+def load_scipy():
+    """Register SciPy's entries if the program has imported SciPy; True once they are."""
+    global _SCIPY_LOADED, _CANONICAL
+    if _SCIPY_LOADED:
+        return True
+    if "scipy" not in sys.modules:
+        return False
+    import scipy
+    import scipy.special
+    import scipy.stats
+    _MODULES.update({"scipy": scipy, "scipy.special": scipy.special,
+                     "scipy.stats": scipy.stats})
+    _SCIPY_LOADED = True
+    for register in SCIPY_ENTRIES:
+        register()
+    _CANONICAL = None                           # index the new modules too
+    return True
+
+
+def _replacement_key(value):
+    owner = getattr(value, "__self__", None)
+    if owner is not None and not isinstance(owner, type(np)):
+        return (id(owner), getattr(value, "__name__", None))   # norm.logpdf, a bound method
+    return id(value)
+
+
+def replace_with(value, helper):
+    """Differentiate calls of library function ``value`` through ``helper``, NumPy source
+    astjax reads like a user's helper (scipy.special.logsumexp, scipy.stats.norm.logpdf)."""
+    REPLACEMENTS[_replacement_key(value)] = (value, helper)
+
+
+def replacement(value):
+    """The NumPy helper that stands for library function ``value``, or None."""
+    if not REPLACEMENTS and not load_scipy():
+        return None
+    hit = REPLACEMENTS.get(_replacement_key(value))
+    if hit is None and load_scipy():
+        hit = REPLACEMENTS.get(_replacement_key(value))
+    return hit[1] if hit is not None else None
+
+
 def canonical_name(value):
     """The dotted name by which generated code calls ``value`` ('np.exp', 'math.sin', 'len'),
     or None when it is not a function of NumPy, math, the builtins or astjax's runtime."""
+    found = _canonical_name(value)
+    if found is None and not _SCIPY_LOADED and load_scipy():
+        found = _canonical_name(value)
+    return found
+
+
+def _canonical_name(value):
     global _CANONICAL
     if _CANONICAL is None:
         _CANONICAL = {}
@@ -139,7 +199,9 @@ def canonical_name(value):
 def resolve_path(path):
     """The live object of a dotted name such as 'np.linalg.solve', or None."""
     head, _, rest = path.partition(".")
-    if head in ("np", "math", "_ax"):
+    if head == "scipy" and not load_scipy():
+        return None
+    if head in ("np", "math", "_ax", "scipy"):
         obj = _MODULES[head]
     elif not rest and hasattr(builtins, head):
         return getattr(builtins, head)

@@ -698,6 +698,21 @@ def einsum_swap(subscripts, operands, i, x):
     return np.einsum(subscripts, *ops)
 
 
+def sinc_slope(x, s):
+    """d sinc(x)/dx given s = sinc(x): (cos(pi x) - s) / x, and 0 at x = 0."""
+    x = np.asarray(x)
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, 0.0, (np.cos(np.pi * x) - s) / safe)
+
+
+def sinc_curve(x, s):
+    """d^2 sinc(x)/dx^2 given s = sinc(x): -pi^2 s - 2 sinc'(x) / x, and -pi^2/3 at 0."""
+    x = np.asarray(x)
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, -np.pi ** 2 / 3.0,
+                    -np.pi ** 2 * s - 2.0 * sinc_slope(x, s) / safe)
+
+
 def draw(source, method, *args, **kwargs):
     """``source.method(*args, **kwargs)``: a random draw from np.random, a RandomState or a
     Generator (or making one).  A constant of the sample: no derivative flows through it."""

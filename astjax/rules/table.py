@@ -263,11 +263,12 @@ defprim("np.linalg.inv", "a", vjp={"a": "-np.matmul(np.matmul(np.swapaxes(ans, -
 defprim("np.transpose", "x, axes=None", batch="transpose", vjp={"x": "np.transpose(g, _ax.transpose_axes(axes, np.ndim(x)))"},
         jvp="np.transpose(t_x, axes=axes)",
         cython="numpy")
-defprim("np.swapaxes", "x, axis1, axis2", batch="axes", vjp={"x": "np.swapaxes(g, axis1, axis2)"},
+# (a cotangent may be the 0.0 that stands for zero: broadcast_like gives it the result's shape)
+defprim("np.swapaxes", "x, axis1, axis2", batch="axes", vjp={"x": "np.swapaxes(_ax.broadcast_like(g, ans), axis1, axis2)"},
         jvp="np.swapaxes(t_x, axis1, axis2)",
         cython="numpy")
 defprim("np.moveaxis", "x, source, destination",
-        vjp={"x": "np.moveaxis(g, destination, source)"},
+        vjp={"x": "np.moveaxis(_ax.broadcast_like(g, ans), destination, source)"},
         jvp="np.moveaxis(t_x, source, destination)", batch="axes")
 defprim("np.reshape", "x, shape", batch="reshape", vjp={"x": "_ax.reshape_like(g, x)"},
         jvp="np.reshape(t_x, shape)", cython="numpy")
@@ -478,3 +479,34 @@ defprim("_ax.take_slot_lanes", "d, index", batch="loop", jvp="_ax.take_slot_lane
 for _kind in ("psum", "pmean", "pmax", "pmin", "all_gather"):
     defprim(f"_ax.{_kind}", "x, axis_name", batch="collective", collective=True)
 defprim("_ax.axis_index", "axis_name", batch="collective", nondiff=True, collective=True)
+
+# ---- more elementwise functions (issue 14) ----------------------------------------------------
+defprim("np.arcsinh", vjp={"x": "g / np.sqrt(x * x + 1.0)"}, jvp="t_x / np.sqrt(x * x + 1.0)",
+        aliases=["math.asinh", "np.asinh"], cython="asinh(x)")
+defprim("np.arccosh", vjp={"x": "g / np.sqrt(x * x - 1.0)"}, jvp="t_x / np.sqrt(x * x - 1.0)",
+        aliases=["math.acosh", "np.acosh"], cython="acosh(x)")
+defprim("np.arctanh", vjp={"x": "g / (1.0 - x * x)"}, jvp="t_x / (1.0 - x * x)",
+        aliases=["math.atanh", "np.atanh"], cython="atanh(x)")
+defprim("np.exp2", vjp={"x": "g * ans * 0.6931471805599453"},
+        jvp="t_x * ans * 0.6931471805599453", cython="exp2(x)")
+defprim("np.hypot", "x, y", vjp={"x": f"{UB}(g * x / ans, x)", "y": f"{UB}(g * y / ans, y)"},
+        jvp="(t_x * x + t_y * y) / ans", aliases=["math.hypot"], cython="hypot(x, y)")
+# logaddexp(x, y) = log(e^x + e^y): the weights of x and y are a softmax of the two
+defprim("np.logaddexp", "x, y", vjp={"x": f"{UB}(g * np.exp(x - ans), x)",
+                                     "y": f"{UB}(g * np.exp(y - ans), y)"},
+        jvp="t_x * np.exp(x - ans) + t_y * np.exp(y - ans)")
+defprim("np.logaddexp2", "x, y", vjp={"x": f"{UB}(g * np.exp2(x - ans), x)",
+                                      "y": f"{UB}(g * np.exp2(y - ans), y)"},
+        jvp="t_x * np.exp2(x - ans) + t_y * np.exp2(y - ans)")
+# sinc(x) = sin(pi x) / (pi x); its slope (cos(pi x) - sinc(x)) / x is 0 at 0
+defprim("np.sinc", vjp={"x": "g * _ax.sinc_slope(x, ans)"}, jvp="t_x * _ax.sinc_slope(x, ans)")
+defprim("_ax.sinc_slope", "x, s", vjp={"x": "g * _ax.sinc_curve(x, s)"},
+        jvp="t_x * _ax.sinc_curve(x, s)")
+defprim("_ax.sinc_curve", "x, s", refused=True)   # no rule: a third derivative is refused
+# fmax/fmin: as maximum/minimum, but a NaN operand loses
+defprim("np.fmax", "x, y", vjp={"x": f"{UB}(g * ((x >= y) | np.isnan(y)), x)",
+                                "y": f"{UB}(g * ~((x >= y) | np.isnan(y)), y)"},
+        jvp="np.where((x >= y) | np.isnan(y), t_x, t_y)")
+defprim("np.fmin", "x, y", vjp={"x": f"{UB}(g * ((x <= y) | np.isnan(y)), x)",
+                                "y": f"{UB}(g * ~((x <= y) | np.isnan(y)), y)"},
+        jvp="np.where((x <= y) | np.isnan(y), t_x, t_y)")
