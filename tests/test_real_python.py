@@ -203,3 +203,13 @@ def test_defaults_under_jvp_vmap_and_jacfwd():
     np.testing.assert_allclose(astjax.jacfwd(scaled)(X), fd_grad(scaled, X), rtol=1e-7)
     with pytest.raises(TypeError, match="missing 'x'"):
         astjax.jvp(scaled, (), ())
+
+
+def test_a_draw_from_a_differentiated_value_is_refused_not_zero():
+    def sampled(mu):
+        rs = np.random.RandomState(0)
+        return np.sum(rs.normal(mu, 1.0))       # d/dmu is not 0: reparameterize instead
+    with pytest.raises(astjax.AstjaxError, match=r"test_real_python\.py:\d+.*_ax\.draw"):
+        astjax.grad(sampled)(X)
+    with pytest.raises(astjax.AstjaxError, match=r"_ax\.draw"):
+        astjax.jvp(sampled, (X,), (X,))

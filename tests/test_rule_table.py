@@ -68,6 +68,15 @@ SAMPLES = {
     "np.arctan": [("np.arctan(a0)", [N(4)])], "np.sinh": [("np.sinh(a0)", [N(4)])],
     "np.cosh": [("np.cosh(a0)", [N(4)])], "np.tanh": [("np.tanh(a0)", [N(4)])],
     "np.arctan2": [("np.arctan2(a0, a1)", [N(4), N(4)])],
+    "np.arcsinh": [("np.arcsinh(a0)", [N(4)])], "np.arccosh": [("np.arccosh(a0)", [P(4) + 1.0])],
+    "np.arctanh": [("np.arctanh(a0)", [U(4)])], "np.exp2": [("np.exp2(a0)", [N(4)])],
+    "np.hypot": [("np.hypot(a0, a1)", [N(2, 3), N(3)])],
+    "np.logaddexp": [("np.logaddexp(a0, a1)", [N(4), N(4)])],
+    "np.logaddexp2": [("np.logaddexp2(a0, a1)", [N(4), N(4)])],
+    "np.sinc": [("np.sinc(a0)", [N(4)]), ("np.sinc(a0)", [np.array([0.0, 0.3])])],
+    "_ax.sinc_slope": [("_ax.sinc_slope(a0, np.sinc(a0))", [N(4)])],
+    "np.fmax": [("np.fmax(a0, a1)", [N(4), N(4)])],
+    "np.fmin": [("np.fmin(a0, a1)", [N(4), N(4)])],
     "np.maximum": [("np.maximum(a0, a1)", [N(4), N(4)])],
     "np.minimum": [("np.minimum(a0, a1)", [N(4), N(4)])],
     "np.where": [("np.where(a0 > 0.0, a1, a2)", [C(N(4)), N(4), N(4)])],
@@ -244,7 +253,7 @@ NO_FLOAT_OPERAND = {
     "_ax.unit_basis", "_ax.dict_keys", "_ax.batch_shape", "_ax.lanes_shape", "_ax.dot_spec",
     "_ax.clip_index", "_ax.seed_lanes",
 } | {k for k in registry.REGISTRY if k.startswith("_ax.lane_")} | {
-    "_ax.batch_axis", "_ax.leading_size"}
+    "_ax.batch_axis", "_ax.leading_size", "_ax.format"}     # (format: text from values)
 
 # ---- the one-line function of each sample ---------------------------------------------------
 
@@ -325,7 +334,9 @@ def _call(f, args):
     return f(*copy.deepcopy(args))          # some helpers update their operands in place
 
 
-def _fd_directional(f, args, dirs, eps=1e-6):
+def _fd_directional(f, args, dirs, eps=None):
+    if eps is None:     # a float32 operand cannot resolve a step of 1e-6 (its ulp is ~1e-7)
+        eps = 1e-3 if any(np.asarray(x).dtype == np.float32 for x in _leaves(args)) else 1e-6
     plus = [_axpy(a, eps, d) for a, d in zip(args, dirs)]
     minus = [_axpy(a, -eps, d) for a, d in zip(args, dirs)]
     fp, fm = _call(f, plus), _call(f, minus)
@@ -351,6 +362,9 @@ def _id(n):
 def test_every_entry_is_checked():
     unchecked = []
     for key, prim in registry.REGISTRY.items():
+        if prim.extra.get("refused") or prim.extra.get("collective"):
+            continue     # no rule on purpose (a NoRuleError names them): test_numpy_source,
+            #              test_real_python and test_pmap check the refusals
         if prim.mutates:                                # checked through its pure form
             update = registry.lookup(prim.update)
             assert update is not None and update.params == prim.params, key

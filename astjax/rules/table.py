@@ -332,8 +332,10 @@ defprim("_ax.seed", "x", batch="seed", nondiff=True)
 defprim("_ax.format", "*parts", batch="meta", nondiff=True)
 # Random draws (core/calls.py): constants of the sample.  Each lane of a vmap would draw its
 # own numbers in a Python loop, so vmap runs such a function once per lane, in order.
-defprim("_ax.draw", "*parts", batch="random", nondiff=True)
-defprim("_ax.draw_from", "*parts", batch="random", nondiff=True)
+# A draw whose arguments carry a derivative (``rs.normal(mu, 1.0)`` with mu differentiated)
+# has no rule: it is refused by name, never a silent zero (reparameterize: mu + eps).
+defprim("_ax.draw", "*parts", batch="random", refused=True)
+defprim("_ax.draw_from", "*parts", batch="random", refused=True)
 defprim("_ax.check_differentiable", "x, label", batch="meta", nondiff=True)
 defprim("_ax.check_no_alias", "w, other, w_name, other_name, filename=None, lineno=None, text=None",
         batch="meta", nondiff=True)
