@@ -42,14 +42,16 @@ class ListBatcher:
                            ctx=gast.Load())
         return op, lst
 
-    def store_value(self, a):
-        """The node to store into a batched list: per-lane, with the batch axis."""
+    def store_value(self, a, tape=False):
+        """The node to store into a batched list: per-lane, with the batch axis.  On a tape
+        (astjax's own record of a forward sweep) shared scalars stay shared: the reverse
+        sweep branches on them (``if keepdims:``), and nothing reads a tape as an array."""
         info = a.info
         if isinstance(info, Tup):
             items = []
             for i, item in enumerate(info.items):
                 node = self.atom(item_node(a.node, info, i), "item")
-                items.append(self.store_value(Arg(node, item)))
+                items.append(self.store_value(Arg(node, item), tape))
             return self.atom(build_node(info, items), "items")
         if isinstance(info, Lst) or is_none(info) or info.dyn:
             return a.node
@@ -57,7 +59,7 @@ class ListBatcher:
             return a.node
         # every item of a batched list carries the batch axis, scalars too: NumPy then reads
         # the list as one (B, ...) array (np.array, np.sum of the list)
-        return self.materialize(a, force=True)
+        return self.materialize(a, force=not tape)
 
     def check_list_use(self, lst_node, what, s):
         if not self.regions:
@@ -89,7 +91,8 @@ class ListBatcher:
         if isinstance(info, Lst):
             self.prog.merge(info, self.info(item))
             if info.batched:
-                item = self.store_value(self.arg(item))
+                tape = isinstance(lst_node, gast.Name) and lst_node.id.startswith(TAPE_PREFIX)
+                item = self.store_value(self.arg(item), tape)
         emitted = self.outs.pop()
         emitted.append(_at(gast.Expr(value=call(gast.Attribute(value=lst_node, attr="append",
                                                                ctx=gast.Load()), [item])), s))
