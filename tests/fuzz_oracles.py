@@ -17,6 +17,8 @@ import contextlib
 import dataclasses
 import io
 import os
+import signal
+import time
 import traceback
 import warnings
 
@@ -30,6 +32,7 @@ RETURNS = {"grad": "scalar", "hessian": "scalar", "jit_grad": "scalar", "vmap_gr
            "jvp": "array", "vmap": "array", "jit": "array"}
 BATCH = 3
 LIMIT = 1e4                   # discard programs whose values get larger than this
+PLAIN_SECONDS = 2.0           # a plain run longer than this is discarded (an endless loop)
 
 
 @dataclasses.dataclass
@@ -47,6 +50,33 @@ class _Wrong(Exception):
     def __init__(self, detail, signature):
         super().__init__(detail)
         self.signature = signature
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Raise _Timeout in the main thread after `seconds` (a loop that never ends)."""
+    if seconds is None or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise _Timeout(f"ran longer than {seconds} s")
+
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]        # a limit around this one
+    start = time.monotonic()
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
 
 
 @contextlib.contextmanager
@@ -67,10 +97,15 @@ def _leaves(tree):
 
 def _plain(f, args):
     """f(*args), or _Discard when it raises, is not numeric or not finite / too large."""
+    copies = _copies(args)
     try:
-        out = f(*args)
+        with _time_limit(PLAIN_SECONDS):
+            out = f(*args)
     except Exception as exc:
         raise _Discard(f"plain run raised {type(exc).__name__}: {exc}")
+    for a, c in zip(args, copies):
+        if isinstance(a, np.ndarray) and not np.array_equal(a, c):
+            raise _Discard("the plain function writes into its argument")
     for leaf in _leaves(out):
         a = np.asarray(leaf)
         if a.dtype.kind not in "fiub" or not np.all(np.isfinite(a)) or np.any(np.abs(a) > LIMIT):
@@ -307,7 +342,8 @@ def _where(exc):
     if not frames:
         return "?"
     last = frames[-1]
-    return f"{os.path.basename(last.filename)}:{last.name}"
+    where = f"{os.path.basename(last.filename)}:{last.name}"
+    return "".join("#" if c.isdigit() else c for c in where)
 
 
 def _message_key(exc):
@@ -315,18 +351,21 @@ def _message_key(exc):
     return "".join("#" if c.isdigit() else c for c in text)[:80]
 
 
-def check(program, transform, seed, folder):
-    """The Outcome of running `program` under `transform` with inputs drawn from `seed`."""
+def check(program, transform, seed, folder, seconds=120):
+    """The Outcome of running `program` under `transform` with inputs drawn from `seed`;
+    one that runs longer than `seconds` (a loop astjax made endless) is internal."""
     rng = np.random.default_rng(seed)
     try:
         f = load(program, folder)
     except Exception as exc:
         return Outcome("discard", f"the program does not import: {exc}")
     try:
-        with _quiet():
+        with _quiet(), _time_limit(seconds):
             result = _RUN[transform](f, program, rng)
     except _Discard as exc:
         return Outcome("discard", str(exc))
+    except _Timeout as exc:
+        return Outcome("internal", f"{transform}: {exc}", f"{transform}: timeout")
     except _Wrong as exc:
         return Outcome("wrong", str(exc), exc.signature)
     except astjax.AstjaxError as exc:

@@ -111,11 +111,18 @@ _INDEX = ["{0}[0]", "{0}[1:]", "{0}[:-1]", "{0}[::-1]", "{0}[-1]", "{0}[:, 0]", 
           "{0}.reshape(-1)", "{0}[np.array([0, 1])]"]
 
 
+# the kinds of statement (besides plain assignment); `programs(exclude=...)` leaves some out
+STATEMENTS = ["copy", "alias", "view", "write", "inplace", "if_value", "if_int", "for_range",
+              "for_rows", "while_int", "while_value", "list", "list_loop", "tuple", "dict",
+              "print", "assert", "helper_tuple"]
+
+
 class _Gen:
     """The state of one program being drawn."""
 
-    def __init__(self, draw, shapes, returns):
+    def __init__(self, draw, shapes, returns, exclude=()):
         self.draw = draw
+        self.exclude = set(exclude)
         self.returns = returns
         self.lines = []                # (indent, text) of f's body
         self.vars = {}                 # name -> stand-in value (ndarray or float)
@@ -267,6 +274,11 @@ class _Gen:
 
     def assign(self, indent, name, text, value, fresh=True, source=None):
         self.emit(indent, f"{name} = {text}")
+        if fresh and isinstance(value, np.ndarray):
+            for other, v in self.vars.items():     # a view (x[1:], x.T) shares its buffer
+                if isinstance(v, np.ndarray) and np.shares_memory(v, value):
+                    fresh, source = False, other
+                    break
         self.vars[name] = value
         if fresh:
             self.group[name] = next(self.ngroup)
@@ -286,10 +298,7 @@ class _Gen:
 
     def statement(self, indent, depth):
         d = self.draw
-        kind = d(st.sampled_from(
-            ["assign"] * 5 + ["copy", "alias", "view", "write", "inplace", "if_value", "if_int",
-                              "for_range", "for_rows", "while_int", "while_value", "list",
-                              "list_loop", "tuple", "dict", "print", "assert", "helper_tuple"]))
+        kind = d(st.sampled_from(["assign"] * 5 + [k for k in STATEMENTS if k not in self.exclude]))
         if depth >= 2 and kind.startswith(("if", "for", "while", "list_loop")):
             kind = "assign"
         getattr(self, "st_" + kind)(indent, depth)
@@ -378,6 +387,8 @@ class _Gen:
         for _ in range(d(st.integers(1, 2))):
             names = self.reassignable()
             choice = d(st.sampled_from(["update", "update", "write", "inplace", "nested"]))
+            if choice in self.exclude:
+                choice = "update"
             if choice == "write" and self.owned_arrays():
                 self.st_write(indent, depth)
             elif choice == "inplace" and self.owned_arrays():
@@ -412,6 +423,7 @@ class _Gen:
         before = dict(self.vars)
         self.emit(indent, f"if {test}:")
         self.body_update(indent + 1, depth + 1)
+        self._forget_new(before)
         if self.draw(st.booleans()):
             self.emit(indent, "else:")
             self.body_update(indent + 1, depth + 1)
@@ -619,13 +631,14 @@ _SECOND = {(): [(), (3,)], (3,): [(), (3,), (2, 3), (3, 1)], (4,): [(), (4,)],
 
 
 @st.composite
-def programs(draw, returns="scalar", max_statements=7):
-    """A random Program; `returns` "scalar" (for grad / hessian) or "array" (jvp / vmap / jit)."""
+def programs(draw, returns="scalar", max_statements=7, exclude=()):
+    """A random Program; `returns` "scalar" (for grad / hessian) or "array" (jvp / vmap / jit);
+    `exclude` names kinds of statement (STATEMENTS) not to draw."""
     shape = draw(st.sampled_from(ARG_SHAPES))
     shapes = [shape]
     if draw(st.booleans()):
         shapes.append(draw(st.sampled_from(_SECOND[shape])))
-    gen = _Gen(draw, tuple(shapes), returns)
+    gen = _Gen(draw, tuple(shapes), returns, exclude)
     for _ in range(draw(st.integers(1, max_statements))):
         gen.statement(1, 0)
     return Program(gen.finish(), tuple(shapes), returns)

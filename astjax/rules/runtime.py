@@ -221,8 +221,16 @@ def seq_item(d, i):
 
 # ---- linear algebra ------------------------------------------------------------------------
 
+def _matmul_cotangent(g, a, b):
+    """``g`` with the shape of ``a @ b``: a result nobody reads has the scalar cotangent 0.0."""
+    if np.ndim(g) == 0 and (np.ndim(a) > 1 or np.ndim(b) > 1):
+        return np.full(np.shape(np.matmul(a, b)), g)
+    return g
+
+
 def matmul_vjp_a(g, a, b):
     """Cotangent of ``a`` in ``a @ b`` (1-D operands as NumPy treats them)."""
+    g = _matmul_cotangent(g, a, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if b_nd == 1:
         if a_nd == 1:
@@ -235,6 +243,7 @@ def matmul_vjp_a(g, a, b):
 
 def matmul_vjp_b(g, a, b):
     """Cotangent of ``b`` in ``a @ b``."""
+    g = _matmul_cotangent(g, a, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 1:
         if b_nd == 1:
@@ -335,8 +344,8 @@ def add_to(d, x, index, g):
         d = list(d) if isinstance(d, (list, tuple)) else [0.0] * len(x)
         d[index] = seq_acc(d[index], g)       # items may be lists themselves (a tape)
         return d
-    if not isinstance(d, np.ndarray) or d.shape != np.shape(x):
-        base = d
+    if not isinstance(d, np.ndarray) or d.shape != np.shape(x) or not d.flags.writeable:
+        base = d                        # (a read-only d is shared, e.g. a broadcast zero)
         dtype = np.result_type(g, x) if _is_float(x) else np.result_type(g)
         d = np.zeros(np.shape(x), dtype=dtype)
         if np.ndim(base) != 0 or base != 0.0:
