@@ -115,6 +115,9 @@ _INDEX = ["{0}[0]", "{0}[1:]", "{0}[:-1]", "{0}[::-1]", "{0}[-1]", "{0}[:, 0]", 
 STATEMENTS = ["copy", "alias", "view", "write", "inplace", "if_value", "if_int", "for_range",
               "for_rows", "while_int", "while_value", "list", "list_loop", "tuple", "dict",
               "print", "assert", "helper_tuple"]
+# finer forms `exclude` may also name: builtin sum of a list; an item write creating a dict key;
+# writes into a buffer after a view of it was taken; helpers with a loop
+FORMS = ["sum_of_list", "dict_new_key", "write_after_view", "helper_loop"]
 
 
 class _Gen:
@@ -222,7 +225,9 @@ class _Gen:
                 text = d(st.sampled_from(["({0} @ {1})", "np.dot({0}, {1})", "({0}.T @ {1})",
                                           "({0} @ {1}.T)"])).format(a, b)
             else:
-                index = d(st.integers(0, len(_HELPERS) - 1))
+                index = d(st.sampled_from([i for i, h in enumerate(_HELPERS)
+                                           if "helper_loop" not in self.exclude
+                                           or not any("for " in line for line in h[2])]))
                 name, params, nret = self.helper(index)
                 args = [self.expr(depth - 1)[0]]
                 if params.split(",")[1].strip().find("=") < 0:       # a second required arg
@@ -278,6 +283,8 @@ class _Gen:
             for other, v in self.vars.items():     # a view (x[1:], x.T) shares its buffer
                 if isinstance(v, np.ndarray) and np.shares_memory(v, value):
                     fresh, source = False, other
+                    if "write_after_view" in self.exclude:
+                        self.owned.discard(self.group[other])
                     break
         self.vars[name] = value
         if fresh:
@@ -335,6 +342,8 @@ class _Gen:
             value = self.evaluate(text)
         except Exception:
             return self.st_assign(indent, depth)
+        if "write_after_view" in self.exclude:
+            self.owned.discard(self.group[src])
         self.assign(indent, self.fresh("s"), text, value, fresh=False, source=src)
 
     def _target(self):
@@ -519,8 +528,11 @@ class _Gen:
     def _read_list(self, indent, lst, n, item):
         d = self.draw
         shape = np.shape(item)
-        read = d(st.sampled_from(["np.stack({0})", "np.array({0})", "{0}[0] * {0}[-1]",
-                                  "np.sum(np.stack({0}), axis=0)", "sum({0})", "{0}[1] - {0}[0]"]))
+        reads = ["np.stack({0})", "np.array({0})", "{0}[0] * {0}[-1]",
+                 "np.sum(np.stack({0}), axis=0)", "{0}[1] - {0}[0]"]
+        if "sum_of_list" not in self.exclude:
+            reads.append("sum({0})")
+        read = d(st.sampled_from(reads))
         text = read.format(lst)
         value = np.zeros((n,) + shape) + 0.5 if read in ("np.stack({0})", "np.array({0})") \
             else (np.full(shape, 0.5) if shape else 0.5)
@@ -570,7 +582,7 @@ class _Gen:
         items, item = self._items(2)
         dn = self.fresh("d")
         self.emit(indent, f'{dn} = {{"a": {items[0]}, "b": {items[1]}}}')
-        if self.draw(st.booleans()):
+        if "dict_new_key" not in self.exclude and self.draw(st.booleans()):
             self.emit(indent, f'{dn}["c"] = {dn}["a"] * {dn}["b"]')
             read = f'{dn}["c"] + {dn}["b"]'
         else:

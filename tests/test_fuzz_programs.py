@@ -11,7 +11,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings, strategies as st  # noqa: E402
 
-from fuzz_oracles import RETURNS, check  # noqa: E402
+from fuzz_oracles import RETURNS, TRANSFORMS, check  # noqa: E402
 from programs import programs  # noqa: E402
 
 # examples per transform: jit builds an extension per program (seconds each)
@@ -20,7 +20,14 @@ EXAMPLES = {"grad": 40, "jvp": 40, "hessian": 15, "vmap": 40, "vmap_grad": 25, "
 
 # kinds of statement left out of CI while a bug they find is open; each has a strict xfail
 # regression in tests/test_fuzz_regressions.py -- when it passes, delete the entry here
-KNOWN_OPEN = {}
+KNOWN_OPEN = {
+    "dict_new_key": TRANSFORMS,           # test_dict_item_write_of_a_new_key
+    "sum_of_list": TRANSFORMS,            # test_list_operand_of_a_reduction
+    "write_after_view": TRANSFORMS,       # test_grad_write_seen_through_a_view
+    "list": ["vmap_grad"],                # test_vmap_grad_of_a_stacked_list
+    "list_loop": ["vmap_grad"],           # test_vmap_grad_of_a_stacked_list
+    "helper_loop": ["vmap_grad"],         # test_vmap_grad_helper_loop_tape
+}
 
 
 @pytest.mark.parametrize("transform", list(EXAMPLES))

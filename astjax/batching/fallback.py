@@ -73,9 +73,8 @@ class LaneLoopBatcher:
                         body=body, orelse=[], type_comment=None)
         loop.note = f"astjax: {reason}: vmap loops over the batch here"
         self.put(loop)
-        if isinstance(per_lane, Val) and per_lane.rank is not None:
+        if isinstance(per_lane, Val):
             return call("np.stack", [name(items)]), stacked(per_lane)
-        # a result of unknown form may be a list (e.g. _ax.unstack's): stack item by item
         return call("_ax.stack_lanes", [name(items)]), stacked(per_lane)
 
     def lane_of(self, a, lane):

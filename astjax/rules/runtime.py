@@ -60,7 +60,9 @@ def _axes(axis, ndim):
 
 
 def reshape_like(g, x):
-    """``g`` in the shape of ``x``."""
+    """``g`` in the shape of ``x`` (the scalar cotangent 0.0 of an unread result fills it)."""
+    if np.ndim(g) == 0 and np.ndim(x) != 0:
+        return np.full(np.shape(x), g)
     return np.reshape(g, np.shape(x))
 
 
@@ -77,6 +79,8 @@ def array_vjp(g, x):
     if isinstance(x, (list, tuple)):
         g = np.broadcast_to(g, np.shape(np.asarray(x)))
         return [array_vjp(g[i], item) for i, item in enumerate(x)]
+    if np.ndim(g) == 0 and np.ndim(x) != 0:      # the cotangent 0.0 of an unread copy
+        g = np.full(np.shape(x), g)
     return cast_like(g, x)
 
 
