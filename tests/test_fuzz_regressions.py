@@ -195,3 +195,13 @@ def test_append_stack_then_inplace(transform, tmp_path):
             v -= x
             return np.sum(v * v)
         """, ((3,),), transform, 0, tmp_path)
+
+
+def test_vmap_grad_unread_broadcast(tmp_path):
+    # _ax.unbroadcast_lanes indexed past the shape of the scalar cotangent 0.0 of the unread v5
+    kept("""
+        def f(x):
+            w3 = np.array(x)
+            v5 = 0.5 + w3
+            return np.sum(x)
+        """, ((3, 1),), "vmap_grad", 0, tmp_path)

@@ -910,6 +910,9 @@ def unbroadcast_lanes(v, shape, nb=1):
     lead = np.shape(v)[:nb]
     v = np.asarray(v)
     extra = nd - nb - len(shape)
+    if extra < 0:                     # a smaller cotangent (a zero): broadcast it per lane
+        v = np.reshape(v, lead + (1,) * -extra + v.shape[nb:])
+        return np.broadcast_to(v, lead + shape)
     if extra > 0:
         v = np.sum(v, axis=tuple(range(nb, nb + extra)))
     axes = tuple(nb + i for i, s in enumerate(shape) if s == 1 and v.shape[nb + i] != 1)
