@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import signal
 import time
 import traceback
@@ -342,13 +343,12 @@ def _where(exc):
     if not frames:
         return "?"
     last = frames[-1]
-    where = f"{os.path.basename(last.filename)}:{last.name}"
-    return "".join("#" if c.isdigit() else c for c in where)
+    return re.sub(r"\d+", "#", f"{os.path.basename(last.filename)}:{last.name}")
 
 
 def _message_key(exc):
     text = str(exc).splitlines()[0] if str(exc) else ""
-    return "".join("#" if c.isdigit() else c for c in text)[:80]
+    return re.sub(r"\d+", "#", text)[:80]
 
 
 def check(program, transform, seed, folder, seconds=120):

@@ -19,7 +19,9 @@ arrays while it is drawn, so shape errors never reach the program.  What it draw
     effects: print and assert
 
 Writes only ever go into buffers the function itself made (never into an argument, a global or
-a view of one), so the plain function is pure and can be called again and again by an oracle.
+a view of one: a stand-in that shares memory with another, as x[1:] does, shares its buffer), so
+the plain function is pure and can be called again and again by an oracle.  `exclude` leaves out
+kinds of statement (STATEMENTS) or finer forms (FORMS), e.g. while a bug they find is open.
 
     >>> from hypothesis import strategies as st
     >>> program = programs(returns="scalar").example()        # doctest: +SKIP
@@ -470,9 +472,9 @@ class _Gen:
         indexable = [a for a in arrays if self.vars[a].shape[0] >= n]
         if indexable and d(st.booleans()):
             src = d(st.sampled_from(indexable))
-            item = self.vars[src][0]
+            item = self.vars[src][0]          # a view of src's row when src is 2-D
             self.assign(indent + 1, self.fresh("e"), f"{src}[{i}]",
-                        np.array(item) if np.ndim(item) else float(item))
+                        item if np.ndim(item) else float(item))
         self.body_update(indent + 1, depth + 1, counter=f"{i}")
         del self.ints[i]
         self._forget_new(before)

@@ -15,8 +15,8 @@ from fuzz_oracles import RETURNS, TRANSFORMS, check  # noqa: E402
 from programs import programs  # noqa: E402
 
 # examples per transform: jit builds an extension per program (seconds each)
-EXAMPLES = {"grad": 40, "jvp": 40, "hessian": 15, "vmap": 40, "vmap_grad": 25, "jit": 3,
-            "jit_grad": 2}
+EXAMPLES = {"grad": 40, "jvp": 40, "hessian": 10, "vmap": 40, "vmap_grad": 20, "jit": 2,
+            "jit_grad": 1}
 
 # kinds of statement left out of CI while a bug they find is open; each has a strict xfail
 # regression in tests/test_fuzz_regressions.py -- when it passes, delete the entry here

@@ -103,7 +103,8 @@ def test_list_operand_of_a_reduction(transform, ret, tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: unbroadcast_lanes of a "
-                   "global's view W0[..., :1] after a helper with a loop ('tuple index out of range' in _ax)")
+                   "global's view W0[..., :1] after a helper with a loop ('tuple index out of "
+                   "range' in _ax)")
 def test_vmap_grad_global_view(tmp_path):
     kept("""
         W0 = np.ones(4) * 0.25
@@ -205,3 +206,192 @@ def test_vmap_grad_unread_broadcast(tmp_path):
             v5 = 0.5 + w3
             return np.sum(x)
         """, ((3, 1),), "vmap_grad", 0, tmp_path)
+
+
+def test_vmap_grad_unread_matmul(tmp_path):
+    # the cotangent 0.0 of an unread w1 @ w1.T reached the batched matmul adjoint (fixed:
+    # reverse mode emits no adjoint code for a value nothing reads)
+    kept("""
+        def f(x):
+            w1 = np.array(x)
+            v2 = (w1 @ w1.T)
+            return np.sum(np.sin(x)) + 0.5 * np.sum(x * x)
+        """, ((1, 3),), "vmap_grad", 1, tmp_path)
+
+
+def test_vmap_grad_unread_list_item_difference(tmp_path):
+    # broadcast error from an unread lst[1] - lst[0] (fixed by the same pruning)
+    kept("""
+        def f(x, y):
+            lst2 = [np.mean(x, axis=1), (y) + 0.0 * np.mean(x, axis=1)]
+            v3 = lst2[0] * lst2[-1]
+            lst5 = [v3, ((y / (2.0 + np.cos(3)))) + 0.0 * v3]
+            v6 = lst5[1] - lst5[0]
+            return np.sum(np.sin(v3)) + 0.5 * np.sum(y * y)
+        """, ((2, 3), ()), "vmap_grad", 1920878248, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: an unread dict of per-example reductions; "
+    "the adjoint's axis is not shifted past the batch axis (AxisError)"))
+def test_vmap_grad_unread_dict_of_reductions(tmp_path):
+    kept("""
+        def f(x):
+            d2 = {"a": np.sum(x, axis=-1), "b": (2.0) + 0.0 * np.sum(x, axis=-1)}
+            return np.mean(x) + np.sum(x)
+        """, ((3, 1),), "vmap_grad", 2, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: the zero cotangent of an unread list item "
+    "x.reshape(-1) reaches np.reshape per lane ('cannot reshape array of size 1')"))
+def test_vmap_grad_unread_list_reshape(tmp_path):
+    kept("""
+        C0 = -0.3
+
+        def f(x):
+            v1 = np.minimum(x, np.maximum(C0, C0))
+            lst4 = [v1.reshape(-1), (np.tanh(3)) + 0.0 * v1.reshape(-1)]
+            return np.sum(v1)
+        """, ((2, 3),), "vmap_grad", 0, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: a while loop on a value over a copy: the "
+    "tape's per-lane shapes do not broadcast"))
+def test_vmap_grad_value_while_over_copy(tmp_path):
+    kept("""
+        def f(x, y):
+            w4 = np.copy(x)
+            k5 = 0
+            while np.sum(w4) < 2.5 and k5 < 4:
+                w4 = w4 + 0.5 * np.cos(w4) + 0.25
+            return np.mean(x) + np.sum(w4)
+        """, ((3, 2), (2,)), "vmap_grad", 200, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: slice writes in a while loop: "
+    "_ax.take_slot_lanes indexes past the lane shape"))
+def test_vmap_grad_slice_write_in_loop(tmp_path):
+    kept("""
+        def f(x):
+            v4 = (x @ x.T)
+            v5 = (v4.T @ x)
+            k6 = 0
+            while k6 < 2:
+                v4[:, 1:] -= np.max(v4)
+                k6 += 1
+            return np.sum(v5)
+        """, ((3, 1),), "vmap_grad", 483, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: a tuple-returning helper called in a loop: "
+    "None subscripted in the batched adjoint"))
+def test_vmap_grad_tuple_helper_in_loop(tmp_path):
+    kept("""
+        def split(a, scale=1.5):
+            u = a * scale
+            return u, np.cos(u)
+
+        def f(x):
+            lst1 = []
+            for i1 in range(2):
+                lst1.append(np.sin(split(x, 0.5)[0]) * i1 + split(x, 0.5)[0])
+            v2 = lst1[0] * lst1[-1]
+            v5 = split(np.maximum(x, v2), 0.5)[1]
+            return np.mean(x) + np.sum(v5)
+        """, ((3, 2),), "vmap_grad", 0, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: an item write into a helper's result: "
+    "assignment destination is read-only (a broadcast view)"))
+def test_vmap_grad_item_write_into_helper_result(tmp_path):
+    kept("""
+        def smooth(a, s=0.5):
+            return np.tanh(a) * s + 0.25 * a
+
+        def soft(a, k=2):
+            for _ in range(k):
+                r = r - 0.1 * np.sin(r)
+        def f(x, y):
+            v1 = smooth(y[..., 1:], s=0.75)
+            if x.ndim == 1:
+                v1 += soft(np.max(x), 1)
+            else:
+                v1[0, 0] = 0.5
+                v1 = v1 * np.cos(v1) * 0.9
+            v2 = y
+            v5 = (v2[:, None] / (1.0 + v2[1:] * v2[1:]))
+            return np.sum(v5)
+        """, ((2, 3), (2, 3)), "vmap_grad", 1, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: np.sum(np.stack(list), axis=0) then -= : "
+    "add_to_lanes gets a cotangent with an extra axis"))
+def test_vmap_grad_stack_sum_then_inplace(tmp_path):
+    kept("""
+        N0 = 1
+
+        def f(x):
+            v1 = x[:, None]
+            lst2 = []
+            for i2 in range(2):
+                lst2.append(np.sin((x.T @ x)) * i2 + (x.T @ x))
+            v3 = np.sum(np.stack(lst2), axis=0)
+            v3 -= np.max((x / (1.0 + v1 * v1)))
+            if np.sum(np.float32(0.5) * v1) > 0.0:
+                v3 = v3 + 0.3 * np.sin((N0 / 3.0))
+            else:
+                v1 = v1 + 0.3 * np.sin(np.where(N0 > v1, N0, 0.5 * v1))
+                v3[::2] -= x
+            return np.mean(v3) + np.sum(v1)
+        """, ((2, 3),), "vmap_grad", 0, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: a list of mixed per-example scalars, item "
+    "write and append: inhomogeneous stack"))
+def test_vmap_grad_list_of_mixed_scalars(tmp_path):
+    kept("""
+        N0 = 1
+        def soft(a, k=2):
+            r = a
+            return r
+
+        def norm2(a, eps=1e-3):
+            return a / np.sqrt(np.sum(a * a) + eps + 1.0)
+
+        def f(x):
+            v1 = (soft(x) * np.tanh(norm2(N0, eps=0.01)))
+            lst2 = [np.sum(v1 * v1), norm2(np.pi, eps=0.01)]
+            lst2.append(N0)
+            lst2[0] = lst2[0] * 0.5
+            v3 = lst2[0] * lst2[-1]
+            return np.sum(v3 * v1)
+        """, ((3, 1),), "vmap_grad", 2237, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: np.array of a list of matmul results: wrong"
+    " gradient, silently"))
+def test_vmap_grad_array_of_list_of_matmuls(tmp_path):
+    kept("""
+        N0 = 3
+
+        def mix(a, b, w=0.25):
+            if w > 0.5:
+                return a * w + b
+            return a + w * b
+
+        def f(x, y):
+            t1 = (mix(x, N0), (y + N0))
+            v2 = t1[0] * t1[1] + t1[1]
+            lst3 = [(v2.T @ x), (np.sum(x * x)) + 0.0 * (v2.T @ x)]
+            v4 = np.array(lst3)
+            v7 = v4
+            return np.sum(v7 * v7)
+        """, ((3, 1), (3, 1)), "vmap_grad", 392, tmp_path)
