@@ -151,7 +151,7 @@ def test_vmap_grad_unread_copy(tmp_path):
         """, ((3, 1), ()), "vmap_grad", 0, tmp_path)
 
 
-def test_vmap_grad_unbatched_argument_item(tmp_path):
+def test_vmap_grad_unread_copy_after_a_branch(tmp_path):
     kept("""
         def f(x, y):
             v1 = (-x) * np.tanh(y[-1])
@@ -395,3 +395,19 @@ def test_vmap_grad_array_of_list_of_matmuls(tmp_path):
             v7 = v4
             return np.sum(v7 * v7)
         """, ((3, 1), (3, 1)), "vmap_grad", 392, tmp_path)
+
+
+def test_jvp_array_with_dtype_copies_the_tangent(tmp_path):
+    # np.array(x, dtype=float)'s tangent was np.asarray(t_x): the write into w1 went into the
+    # caller's tangent (issue 10's write-through, with a dtype)
+    kept("""
+        def bump(a, b=1.0, c=0.3):
+            t = a * b
+            return np.exp(-t * t) + c * np.sin(a)
+
+        def f(x):
+            w1 = np.array(x, dtype=float)
+            if len(np.shape(x)) > 0:
+                w1[0] -= bump(np.dot(x, w1))
+            return x + 0.0 * np.sum(x)
+        """, ((3,),), "jvp", 183, tmp_path)

@@ -153,7 +153,7 @@ defprim("np.astype", "x, dtype", vjp={"x": "_ax.cast_like(g, x)"},
 defprim("np.asarray", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, x)"},
         jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
 defprim("np.array", "x, dtype=None", batch="array", vjp={"x": "_ax.array_vjp(g, x)"},
-        jvp="_ax.cast_like(np.asarray(t_x), ans)", cython="numpy")
+        jvp="_ax.cast_like(np.array(t_x), ans)", cython="numpy")     # a copy, as np.array is
 defprim("np.copy", vjp={"x": "g"}, jvp="np.copy(t_x)", cython="x")
 
 # ---- reductions --------------------------------------------------------------------------------
