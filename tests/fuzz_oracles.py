@@ -299,7 +299,7 @@ def _jit(f, program, rng):
 
 
 def _jit_status(jf):
-    spec = jf.last
+    spec = getattr(jf, "last", None)
     if spec is not None and getattr(spec, "status", None) == "numpy":
         return Outcome("refused", f"jit ran NumPy: {spec.reason}", "jit fallback")
     return None

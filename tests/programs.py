@@ -91,8 +91,10 @@ _HELPERS = [
     ("soft", "a, k=2", ["r = a", "for _ in range(k):", "    r = r - 0.1 * np.sin(r)", "return r"], 1),
     ("split", "a, scale=1.5", ["u = a * scale", "return u, np.cos(u)"], 2),
     ("clipped", "a, lo=-0.5, hi=0.5", ["return np.minimum(np.maximum(a, lo), hi) + 0.1 * a"], 1),
-    ("poly", "a, coeffs=(1.0, -0.5, 0.25)", ["acc = 0.0 * a", "for c in coeffs:",
-                                              "    acc = acc * a + c", "return acc"], 1),
+    ("poly", "a, c0=1.0, c1=-0.5", ["acc = 0.0 * a", "for c in (c0, c1, 0.25):",
+                                     "    acc = acc * a + c", "return acc"], 1),
+    ("poly_tuple", "a, coeffs=(1.0, -0.5)", ["acc = 0.0 * a", "for c in coeffs:",
+                                          "    acc = acc * a + c", "return acc"], 1),
     ("norm2", "a, eps=1e-3", ["return a / np.sqrt(np.sum(a * a) + eps + 1.0)"], 1),
 ]
 
@@ -243,6 +245,8 @@ class _Gen:
                                default, default)
                     if pname == "coeffs":
                         new = "(0.5, 1.0)"
+                    if pname == "c0":
+                        new = "0.5"
                     args.append(new if extra == "pos" else f"{pname}={new}")
                 text = f"{name}({', '.join(args)})"
                 if nret == 2:
