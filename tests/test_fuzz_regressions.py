@@ -411,3 +411,64 @@ def test_jvp_array_with_dtype_copies_the_tangent(tmp_path):
                 w1[0] -= bump(np.dot(x, w1))
             return x + 0.0 * np.sum(x)
         """, ((3,),), "jvp", 183, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: aliasing: e4 = v2[i] is a view; e4 += ... changes v2, but jvp and vmap "
+    "update a copy: the primal value itself comes back wrong"))
+@pytest.mark.parametrize("transform", ["jvp", "vmap"])
+def test_inplace_write_through_a_row_view(transform, tmp_path):
+    kept("""
+        def split(a, scale=1.5):
+            u = a * scale
+            return u, np.cos(u)
+
+        def bump(a, b=1.0, c=0.3):
+            t = a * b
+            return np.exp(-t * t) + c * np.sin(a)
+
+        def f(x, y):
+            v1, v2 = split(bump(x))
+            for i2 in range(3):
+                e4 = v2[i2]
+                e4 += bump(v2.sum(), b=0.5)
+            return v2 * 1.5
+        """, ((3, 1), (1, 3)), transform, 1483, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: globals: a view of the global W0, rebound in a branch that then writes into "
+    "it: jvp reads the tangent t_W0 of the global, never defined (NameError)"))
+def test_jvp_view_of_a_global_written_in_a_branch(tmp_path):
+    kept("""
+        W0 = np.array([[0.5], [-1.0], [2.0]])
+
+        def f(x):
+            v1 = W0[:, None]
+            if x.ndim == 1:
+                v1 = v1 * np.cos((v1.T @ x)) * 0.9
+                v1[::2] *= 0.5
+            v2 = ((3 * 3) + x[::-1])
+            s5 = v2[..., :1]
+            return s5 * 1.5
+        """, ((3,),), "jvp", 4856257, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of lists: np.stack of batched and unbatched (constant) items: the "
+    "constant is not broadcast to the batch ('all input arrays must have the same shape')"))
+def test_vmap_stack_of_batched_and_constant_items(tmp_path):
+    kept("""
+        C0 = 1.5
+
+        def smooth(a, s=0.5):
+            return np.tanh(a) * s + 0.25 * a
+
+        def f(x):
+            v2 = C0
+            lst3 = [x, np.float32(0.5) * x, np.sqrt(1.0 + 2.0 * 2.0)]
+            v4 = np.stack(lst3)
+            if np.sum(smooth(v4, s=0.75)) > 0.5:
+                v2 = v2 + 0.3 * np.sin((v4.T @ v4))
+            return x
+        """, ((),), "vmap", 10271, tmp_path)
