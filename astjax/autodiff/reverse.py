@@ -613,6 +613,9 @@ class _FunctionReverse:
                 out.append(self.restore(t, s))
         if key == "helper":
             out += self.rev_helper(s, op, g)
+        elif self.depth == 0 and d_t not in self.touched and t not in self.reassigned and \
+                t not in self.containers and not key.startswith("list."):
+            pass        # nothing after this line reads t: its cotangent is zero, no adjoint code
         else:
             out += self.rev_prim(s, key, op, g, ans)
         if restore and t not in reads:

@@ -46,6 +46,8 @@ def reshape_like(b, prim, args):
     if not v.batched and not x.batched:
         return b.recall(), _un(x.rank)
     if not v.batched:
+        if v.rank == 0 and x.rank != 0:      # the cotangent 0.0 of an unread result
+            return b.t("np.full(s, v)", v=v, s=lane_shape(b, x)), _un(x.rank)
         return b.t("np.reshape(v, s)", v=v, s=lane_shape(b, x)), _un(x.rank)
     shape_ = b.atom(b.t("_ax.batch_shape(n, s)", n=b.B(), s=lane_shape(b, x)), "shape")
     return b.t("np.reshape(v, s)", v=b.lanes(v), s=shape_), _bat(x.rank)

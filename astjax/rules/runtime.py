@@ -62,7 +62,9 @@ def _axes(axis, ndim):
 
 
 def reshape_like(g, x):
-    """``g`` in the shape of ``x``."""
+    """``g`` in the shape of ``x`` (the scalar cotangent 0.0 of an unread result fills it)."""
+    if np.ndim(g) == 0 and np.ndim(x) != 0:
+        return np.full(np.shape(x), g)
     return np.reshape(g, np.shape(x))
 
 
@@ -79,6 +81,8 @@ def array_vjp(g, x):
     if isinstance(x, (list, tuple)):
         g = np.broadcast_to(g, np.shape(np.asarray(x)))
         return [array_vjp(g[i], item) for i, item in enumerate(x)]
+    if np.ndim(g) == 0 and np.ndim(x) != 0:      # the cotangent 0.0 of an unread copy
+        g = np.full(np.shape(x), g)
     return cast_like(g, x)
 
 
@@ -225,8 +229,16 @@ def seq_item(d, i):
 
 # ---- linear algebra ------------------------------------------------------------------------
 
+def _matmul_cotangent(g, a, b):
+    """``g`` with the shape of ``a @ b``: a result nobody reads has the scalar cotangent 0.0."""
+    if np.ndim(g) == 0 and (np.ndim(a) > 1 or np.ndim(b) > 1):
+        return np.full(np.shape(np.matmul(a, b)), g)
+    return g
+
+
 def matmul_vjp_a(g, a, b):
     """Cotangent of ``a`` in ``a @ b`` (1-D operands as NumPy treats them)."""
+    g = _matmul_cotangent(g, a, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if b_nd == 1:
         if a_nd == 1:
@@ -239,6 +251,7 @@ def matmul_vjp_a(g, a, b):
 
 def matmul_vjp_b(g, a, b):
     """Cotangent of ``b`` in ``a @ b``."""
+    g = _matmul_cotangent(g, a, b)
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 1:
         if b_nd == 1:
@@ -339,8 +352,8 @@ def add_to(d, x, index, g):
         d = list(d) if isinstance(d, (list, tuple)) else [0.0] * len(x)
         d[index] = seq_acc(d[index], g)       # items may be lists themselves (a tape)
         return d
-    if not isinstance(d, np.ndarray) or d.shape != np.shape(x):
-        base = d
+    if not isinstance(d, np.ndarray) or d.shape != np.shape(x) or not d.flags.writeable:
+        base = d                        # (a read-only d is shared, e.g. a broadcast zero)
         dtype = np.result_type(g, x) if _is_float(x) else np.result_type(g)
         d = np.zeros(np.shape(x), dtype=dtype)
         if np.ndim(base) != 0 or base != 0.0:
@@ -1005,6 +1018,9 @@ def unbroadcast_lanes(v, shape, nb=1):
     lead = np.shape(v)[:nb]
     v = np.asarray(v)
     extra = nd - nb - len(shape)
+    if extra < 0:                     # a smaller cotangent (a zero): broadcast it per lane
+        v = np.reshape(v, lead + (1,) * -extra + v.shape[nb:])
+        return np.broadcast_to(v, lead + shape)
     if extra > 0:
         v = np.sum(v, axis=tuple(range(nb, nb + extra)))
     axes = tuple(nb + i for i, s in enumerate(shape) if s == 1 and v.shape[nb + i] != 1)
