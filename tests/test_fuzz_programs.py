@@ -29,6 +29,7 @@ KNOWN_OPEN = {
     "list": ["vmap_grad"],                # test_vmap_grad_of_a_stacked_list
     "list_loop": ["vmap_grad"],           # test_vmap_grad_of_a_stacked_list
     "helper_loop": ["vmap_grad"],         # test_vmap_grad_helper_loop_tape
+    "for_rows": ["vmap_grad"],            # test_vmap_grad_loop_over_rows_of_a_helper_result
 }
 
 

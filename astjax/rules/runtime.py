@@ -379,6 +379,8 @@ def take_slot(d, index):
         return value, d
     if not isinstance(d, np.ndarray):
         return 0.0, d
+    if not d.flags.writeable:            # a broadcast view of a cotangent: own a copy
+        d = np.array(d)
     value = np.copy(d[index])
     d[index] = 0.0
     return value, d
