@@ -6,7 +6,7 @@ compared against the undecorated function run by NumPy: values and types.
 import numpy as np
 import pytest
 
-from astjax import explain, jit
+from astjax import explain, grad, jit
 
 
 def same(got, want):
@@ -68,7 +68,33 @@ def count_int(x):
     return k
 
 
+def backward_recurrence(x):
+    out = np.empty_like(x)
+    carry = 0.0
+    for i in reversed(range(x.shape[0])):
+        carry = 0.5 * carry + x[i]
+        out[i] = carry
+    return out
+
+
+def backward_from(x):
+    s = 0.0
+    for i in reversed(range(2, len(x))):
+        s = s * 0.5 + x[i]
+    return s
+
+
+def horner_reversed(coeffs, t):
+    acc = 0.0
+    for c in reversed(coeffs):
+        acc = acc * t + c
+    return acc
+
+
 CASES = [
+    (backward_recurrence, np.arange(6.0)),
+    (backward_recurrence, np.arange(6, dtype=np.float32)),
+    (backward_from, np.arange(7.0)),
     (sumsq_shape, np.arange(7.0)),
     (sumsq_shape, np.arange(7, dtype=np.float32)),
     (times_length, np.arange(5.0)),
@@ -85,6 +111,16 @@ CASES = [
 @pytest.mark.parametrize("fn,x", CASES, ids=[f"{c[0].__name__}-{c[1].dtype}" for c in CASES])
 def test_shape_loops_match_numpy(fn, x):
     same(jit(fn)(x), fn(x))
+
+
+def test_reversed_loops_compile_and_differentiate():
+    x = np.linspace(0.0, 1.0, 7)
+    same(jit(backward_from, strict=True)(x), backward_from(x))
+    want = np.array([0.0, 0.0, 1.0, 0.5, 0.25, 0.125, 0.0625])
+    np.testing.assert_allclose(grad(backward_from)(x), want)
+    coeffs = [1.0, -2.0, 3.0]
+    assert jit(horner_reversed)(coeffs, 2.0) == horner_reversed(coeffs, 2.0) == 9.0
+    assert grad(horner_reversed, argnums=1)(coeffs, 2.0) == 2 * 3.0 * 2.0 - 2.0
 
 
 # ------------------------------------------------------------ defect 8: Python ints exact

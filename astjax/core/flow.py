@@ -176,6 +176,7 @@ class FlowLowering:
         it = s.iter
         prefix = []
         loop = self._enter_loop(s.body)
+        it = self._reversed_range(it, out)
         if isinstance(it, gast.Call) and self.resolve_callee(it.func) == ("prim", "range"):
             if it.keywords:
                 self.fail(s, "range() takes no keyword arguments")
@@ -219,6 +220,18 @@ class FlowLowering:
                     self.assign_to(s.target.elts[1], value, prefix)
                 else:
                     self.assign_to(s.target, name(key) if kind[1] == "keys" else value, prefix)
+            elif kind == ("prim", "reversed"):
+                # for v in reversed(seq): index seq from its end
+                seq = self.to_name(self.atom(it.args[0], out), out, "seq")
+                lengths = [self.emit(out, call("len", [seq]), "n")]
+                last = self.emit(out, gast.BinOp(left=lengths[0], op=gast.Sub(),
+                                                 right=const(1)), "last")
+                back = self.fresh("back")
+                prefix.append(self.stmt(assign(back, gast.BinOp(
+                    left=last, op=gast.Sub(), right=name(loop_var)))))
+                seqs, targets = [], []
+                self.assign_to(s.target, gast.Subscript(value=seq, slice=name(back),
+                                                        ctx=gast.Load()), prefix)
             else:
                 seqs = [self.to_name(self.atom(it, out), out, "seq")]
                 lengths = [self.emit(out, call("len", seqs), "n")]
@@ -238,6 +251,23 @@ class FlowLowering:
                                       body=body, orelse=[], type_comment=None)))
         return out
 
+    def _reversed_range(self, it, out):
+        """``reversed(range(n))`` / ``reversed(range(a, b))`` as the range that counts down
+        (``range(b - 1, a - 1, -1)``); any other iterable unchanged."""
+        if not (isinstance(it, gast.Call) and self.resolve_callee(it.func) == ("prim", "reversed")
+                and len(it.args) == 1 and not it.keywords):
+            return it
+        inner = it.args[0]
+        if not (isinstance(inner, gast.Call) and self.resolve_callee(inner.func) == ("prim", "range")
+                and len(inner.args) in (1, 2) and not inner.keywords):
+            return it
+        start, stop = ([const(0)] + list(inner.args))[-2:]
+        start, stop = self.atom(start, out), self.atom(stop, out)
+        first, end = (const(b.value - 1) if _is_int(b) else
+                      self.emit(out, gast.BinOp(left=b, op=gast.Sub(), right=const(1)), hint)
+                      for b, hint in ((stop, "first"), (start, "end")))
+        return call("range", [first, end, const(-1)])
+
     def while_loop(self, s):
         out = []
         if s.orelse:
@@ -254,6 +284,10 @@ class FlowLowering:
         out += test_out
         out.append(self.stmt(gast.While(test=name(cond), body=body, orelse=[])))
         return out
+
+
+def _is_int(node):
+    return isinstance(node, gast.Constant) and type(node.value) is int
 
 
 def _walk_same_loop(node):
