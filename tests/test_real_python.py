@@ -213,3 +213,28 @@ def test_a_draw_from_a_differentiated_value_is_refused_not_zero():
         astjax.grad(sampled)(X)
     with pytest.raises(astjax.AstjaxError, match=r"_ax\.draw"):
         astjax.jvp(sampled, (X,), (X,))
+
+
+# ---- a helper that rebinds the loop's state: h = step(w, h, x) --------------------------------
+
+def rnn_step(w, h, x):
+    return np.tanh(w * h + x)
+
+
+def rnn_scan(w, xs):
+    h = np.zeros(2)
+    for x in xs:
+        h = rnn_step(w, h, x)
+    return np.sum(h * h)
+
+
+def test_helper_rebinding_its_operand_in_a_loop():
+    # the helper's tape is pushed after the saved h: reverse mode restores h after the
+    # helper's own reverse sweep (this crashed with 'cannot unpack' from generated code)
+    xs = np.array([[0.5, -0.3], [0.8, 0.1], [-0.2, 0.4]])
+    w = np.array([0.7, -0.4])
+    np.testing.assert_allclose(astjax.grad(rnn_scan)(w, xs),
+                               fd_grad(lambda v: rnn_scan(v, xs), w), rtol=1e-6)
+    H = astjax.hessian(rnn_scan)(w, xs)
+    want = fd_grad(lambda v: astjax.grad(rnn_scan)(v, xs), w, step=1e-5)
+    np.testing.assert_allclose(H, want, rtol=1e-4, atol=1e-7)

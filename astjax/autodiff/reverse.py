@@ -605,20 +605,25 @@ class _FunctionReverse:
             g = self.read_adj(t)
         reads = _names(op)
         ans = name(t)
-        if t in reads:              # x = f(x): the operand is the value before, so restore first
-            if self._uses_ans(key):
+        if t in reads and key != "helper":  # x = f(x): the operand is the value before,
+            if self._uses_ans(key):            # so restore first
                 ans = name(self.fresh(f"{t}_out"))
                 out.append(_stmt(assign(ans.id, name(t)), s))
             if restore:
                 out.append(self.restore(t, s))
         if key == "helper":
-            out += self.rev_helper(s, op, g)
+            # h = step(h, x): the helper's sweep pushed its tape after the saved h, so its
+            # reverse sweep pops first and h is restored after it, before the accumulation
+            back = self.rev_helper(s, op, g)
+            if restore and t in reads:
+                back[1:1] = [self.restore(t, s)]
+            out += back
         elif self.depth == 0 and d_t not in self.touched and t not in self.reassigned and \
                 t not in self.containers and not key.startswith("list."):
             pass        # nothing after this line reads t: its cotangent is zero, no adjoint code
         else:
             out += self.rev_prim(s, key, op, g, ans)
-        if restore and t not in reads:
+        if restore and (t not in reads or key == "helper" and not back):
             out.append(self.restore(t, s))
         return out
 

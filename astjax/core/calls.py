@@ -30,7 +30,8 @@ import types
 import numpy as np
 
 from astjax.rules import registry as primitives
-from astjax.frontend.syntax import call, const, dotted, gast
+from astjax.frontend.syntax import call, const, dotted, gast, name
+from astjax.core.nested import LiftedFunction
 from astjax.core.form import bind, is_atom
 from astjax.errors import NoRuleError, SourceError, UnsupportedError
 from astjax.frontend.source import is_cache, transformable
@@ -140,6 +141,8 @@ class CallResolution:
                 return self.classify(value, func)
             return ("method", func.attr)
         if isinstance(func, gast.Name):
+            if func.id in self.nested:
+                return ("helper", self.nested[func.id])
             if func.id in self.locals:
                 self.fail(func, f"calling the local value '{func.id}' is not supported; "
                                 f"call functions by their global name")
@@ -298,6 +301,9 @@ class CallResolution:
         return node if is_atom(node) else self.emit(out, node, "shape")
 
     def helper_call(self, e, fn, args, kws):
+        # a lifted nested function: the outer locals it reads go first (core/nested.py)
+        if isinstance(fn, LiftedFunction):
+            args = [name(c) for c in fn.captured] + list(args)
         try:
             sig = inspect.signature(fn)
             bound = sig.bind(*args, **kws)

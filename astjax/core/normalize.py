@@ -78,6 +78,7 @@ from astjax.frontend.source import parse_function
 from astjax.core.calls import CallResolution
 from astjax.core.flow import FlowLowering
 from astjax.core.aliases import follow_aliases
+from astjax.core.nested import lift_nested
 
 # what other modules import from here (codegen/ among them)
 __all__ = ["normalize", "ExprNormalizer", "CoreFunction", "Program", "prim_key", "bind",
@@ -140,6 +141,7 @@ class _Normalizer(FlowLowering, CallResolution):
         self.fresh = _Namer(taken)
         self.env = Env()
         self.helpers = {}
+        self.nested = {}             # nested defs and named lambdas, lifted (core/nested.py)
         self.read_live = set()       # free names whose value generated code reads each call
         self.locals = {n.id for n in gast.walk(node)
                        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
@@ -165,6 +167,10 @@ class _Normalizer(FlowLowering, CallResolution):
         if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]          # docstring
+        body, self.nested = lift_nested(self.parsed, body, self.locals, self.parsed.nested)
+        node.body = body
+        self.locals = {n.id for n in gast.walk(node)
+                       if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         needs_flags = self._has_early_return(body)
         out = []
         if needs_flags:
@@ -692,6 +698,7 @@ class ExprNormalizer(_Normalizer):
         self.fresh = fresh
         self.env = Env()
         self.helpers = {}
+        self.nested = {}
         self.locals = _AllLocals(self.parsed.env)
         self.origin = origin
         self.loops = []

@@ -49,6 +49,7 @@ class ParsedFunction:
     env: dict = field(default_factory=dict)   # free name -> value (globals, closure, builtins)
     captures: dict = field(default_factory=dict)   # free name -> Capture (where it lives)
     inherited: list = field(default_factory=list)  # guards of generated code read again
+    nested: dict = field(default_factory=dict)     # name -> lifted nested function (core/nested.py)
 
     @property
     def name(self):
@@ -57,6 +58,9 @@ class ParsedFunction:
 
 def parse_function(fn):
     """Parse ``fn`` and resolve its free names.  Raises SourceError when that is impossible."""
+    lifted = getattr(fn, "__astjax_parsed__", None)
+    if lifted is not None:           # a nested function, lifted from the tree around it
+        return lifted()
     fn = transformable(fn)
     code = fn.__code__
     filename = code.co_filename
