@@ -103,12 +103,7 @@ class Specialization:
         out = []
         for name in self.captured_names:
             capture = self.lowered.live.get(name)
-            if capture is None:
-                out.append(self.lowered.env[name])
-            elif capture.kind == "global":
-                out.append(capture.holder.get(capture.key))
-            else:
-                out.append(capture.holder.cell_contents)
+            out.append(self.lowered.env[name] if capture is None else capture.read())
         return out
 
 
@@ -422,8 +417,7 @@ def _compile_read_key(reads):
     items = []
     for i, c in enumerate(reads):
         names[f"h{i}"] = c.holder
-        items.append(f"key(h{i}.get({c.key!r}, M))" if c.kind == "global" else
-                     f"key(h{i}.cell_contents)")
+        items.append(f"key({c.text(f'h{i}', checked=True)})")
     text = f"def read_key():\n    return ({', '.join(items)},)\n"
     exec(compile(text, "<astjax jit reads>", "exec"), names)
     return names["read_key"]

@@ -228,8 +228,7 @@ class ModuleEmitter:
             head.append(f"    global {', '.join(self.live)}")
             for name, c in self.live.items():
                 holder = holders[id(c.holder)]
-                read = f"{holder}[{c.key!r}]" if c.kind == "global" else \
-                    f"{holder}.cell_contents"
+                read = c.text(holder)
                 head.append(f"    {name} = {read}")
             head.append("")
         return "\n".join(head) + "\n\n" + "\n\n".join(self.bodies)

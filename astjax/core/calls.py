@@ -32,6 +32,7 @@ import numpy as np
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import call, const, dotted, gast, name
 from astjax.core.nested import LiftedFunction
+from astjax.frontend.captures import Capture, Guard, is_static
 from astjax.core.form import bind, is_atom
 from astjax.errors import NoRuleError, SourceError, UnsupportedError
 from astjax.frontend.source import is_cache, transformable
@@ -93,9 +94,41 @@ class CallResolution:
         if target is None:
             value = self.static_value(e)
             if value is not _NOVALUE:
-                return self.capture_value(e.attr, value)
+                live = self.live_attribute(e, value)
+                return live if live is not None else self.capture_value(e.attr, value)
             self.fail(e, f"attribute '.{e.attr}' is not supported")
         return call(target, [self.atom(e.value, out)])
+
+    def live_attribute(self, e, value):
+        """``cfg.w`` / ``self.w`` on a captured object, read when the function runs as the
+        name itself is: data becomes a live capture (a local set on entry); an int, bool,
+        str, None or tuple is folded and guarded by equality.  None for what stays a
+        captured constant (functions, modules, types)."""
+        base, parts = e, []
+        while isinstance(base, gast.Attribute):
+            parts.append(base.attr)
+            base = base.value
+        origin = self.parsed.captures.get(base.id) if isinstance(base, gast.Name) else None
+        if origin is None or not (origin.live or origin.kind == "bound") or \
+                primitives.module_path(self.parsed.env.get(base.id)) is not None:
+            return None
+        capture = Capture.attribute(origin, parts[::-1])
+        if is_static(value):
+            self.attr_guards.append(Guard(capture, value, "=="))
+            return const(value) if not isinstance(value, tuple) else \
+                self.capture_value(e.attr, value)
+        if callable(value) or isinstance(value, (type, types.ModuleType)):
+            # a bound method is made anew at each read: equal while its function and object are
+            self.attr_guards.append(Guard(capture, value, "==" if isinstance(
+                value, types.MethodType) else "is"))
+            return None
+        for existing, c in self.env.live.items():
+            if c.same_place(capture):
+                return name(existing)
+        key = self.fresh.exact("_".join([base.id] + parts[::-1]).lstrip("_") or "attr")
+        self.env[key] = value
+        self.env.live[key] = capture
+        return name(key)
 
     def _captured_chain(self, e):
         """(value of the captured name, [attributes]) for ``name.a.b`` on a non-local name."""
@@ -138,6 +171,7 @@ class CallResolution:
                 return ("prim", path)
             value = self.static_value(func)
             if value is not _NOVALUE:
+                self.live_attribute(func, value)     # guarded: cfg.act = np.sin is seen
                 return self.classify(value, func)
             return ("method", func.attr)
         if isinstance(func, gast.Name):
@@ -195,6 +229,9 @@ class CallResolution:
         transformed = getattr(value, "__astjax_function__", None)
         if transformed is not None:
             return ("helper", transformed)
+        if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType) \
+                and not _is_library(value.__func__) and not isinstance(value.__self__, type):
+            return ("helper", value)             # self.layer(x): the method, self bound
         if isinstance(value, types.FunctionType) and not _is_library(value):
             return ("helper", value)
         if is_cache(value) and not _is_library(value.__wrapped__):

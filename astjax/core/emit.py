@@ -173,16 +173,22 @@ def _with_prologue(fdef, env, captures):
                 holder = "_globals" if not names else f"_globals_{len(names) + 1}"
                 names[id(capture.holder)] = holder
                 holders[holder] = capture.holder
-            text = f"{key} = {holder}[{capture.key!r}]"
-        else:
-            holders.setdefault("_cells", {})[capture.key] = capture.holder
-            text = f"{key} = _cells[{capture.key!r}].cell_contents"
+        elif capture.kind == "cell":
+            cell = (capture.base or capture).key
+            holders.setdefault("_cells", {})[cell] = capture.holder
+            holder = f"_cells[{cell!r}]"
+        else:                        # a bound method's receiver: self.w
+            holder = "_self" if "_self" not in holders or holders["_self"] is capture.holder \
+                else f"_self_{len(holders)}"
+            holders[holder] = capture.holder
+        text = f"{key} = {capture.text(holder)}"
         stmts.append(parse(text).body[0])
     if wanted:
-        where = {(True, True): "globals and closure cells", (True, False): "globals",
-                 (False, True): "closure cells"}[bool(names), "_cells" in holders]
-        stmts[1 if captures is not None else 0].note = \
-            f"the user's {where}, read when this runs"
+        where = {(True, True): "the user's globals and closure cells",
+                 (True, False): "the user's globals", (False, True): "the user's closure cells",
+                 (False, False): "attributes of the method's object"}[
+            bool(names), "_cells" in holders]
+        stmts[1 if captures is not None else 0].note = f"{where}, read when this runs"
     origin = getattr(fdef, "origin", None)
     for st in stmts:
         for n in gast.walk(st):

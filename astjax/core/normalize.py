@@ -65,6 +65,7 @@ This file holds the driver, statements and expressions; the flags and loops are
 normalize_flow.py, what a call or attribute means is normalize_calls.py.
 """
 import math
+import types
 
 import numpy as np
 
@@ -93,25 +94,31 @@ def normalize(fn, verb="transform"):
     pending = [fn]
     names = {}
 
+    def identity(helper):
+        # a bound method is made anew at each attribute read: its function and object
+        if isinstance(helper, types.MethodType):
+            return (id(helper.__func__), id(helper.__self__))
+        return id(helper)
+
     def name_of(helper):
-        if id(helper) not in names:
+        if identity(helper) not in names:
             base = getattr(helper, "__name__", "f").replace("<lambda>", "lambda_")
             candidate, k = base, 1
             while candidate in names.values():
                 k += 1
                 candidate = f"{base}_{k}"
-            names[id(helper)] = candidate
+            names[identity(helper)] = candidate
             pending.append(helper)
-        return names[id(helper)]
+        return names[identity(helper)]
 
     entry = name_of(fn)
     pending.pop()
     while pending:
         current = pending.pop(0)
-        if id(current) in by_id:
+        if identity(current) in by_id:
             continue
-        by_id[id(current)] = True
-        core = _Normalizer(current, names[id(current)], name_of, verb).run()
+        by_id[identity(current)] = True
+        core = _Normalizer(current, names[identity(current)], name_of, verb).run()
         functions[core.name] = core
     functions = {entry: functions[entry], **functions}
     return Program(entry=entry, functions=functions)
@@ -142,6 +149,7 @@ class _Normalizer(FlowLowering, CallResolution):
         self.env = Env()
         self.helpers = {}
         self.nested = {}             # nested defs and named lambdas, lifted (core/nested.py)
+        self.attr_guards = []        # attributes of captured objects specialized on (cfg.n)
         self.read_live = set()       # free names whose value generated code reads each call
         self.locals = {n.id for n in gast.walk(node)
                        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
@@ -203,7 +211,7 @@ class _Normalizer(FlowLowering, CallResolution):
         """Every global or closure cell this function reads is either read at each call
         (``read_live``) or something the core form specialized on: a helper it follows, a
         folded int/bool/str/None, an object whose attributes it read.  Those are guarded."""
-        guards = list(getattr(self.parsed, "inherited", ()))
+        guards = list(getattr(self.parsed, "inherited", ())) + self.attr_guards
         for name, capture in self.parsed.captures.items():
             if not capture.live or name in self.read_live or name in self.locals:
                 continue
@@ -699,6 +707,7 @@ class ExprNormalizer(_Normalizer):
         self.env = Env()
         self.helpers = {}
         self.nested = {}
+        self.attr_guards = []
         self.locals = _AllLocals(self.parsed.env)
         self.origin = origin
         self.loops = []

@@ -40,14 +40,28 @@ def is_static(value):
 
 class Capture:
     """Where a free name's value lives: ``('global', module dict, name)``,
-    ``('cell', cell, name)`` or ``('builtin', None, name)``."""
+    ``('cell', cell, name)``, ``('bound', object, 'self')`` (a bound method's receiver),
+    ``('builtin', None, name)``; or an attribute chain read on one of those
+    (``cfg.w``: ``base`` is cfg's Capture, ``attrs`` is ('w',), key 'cfg.w'), read when the
+    function runs like the name itself."""
 
-    __slots__ = ("kind", "holder", "key")
+    __slots__ = ("kind", "holder", "key", "base", "attrs")
 
-    def __init__(self, kind, holder, key):
+    def __init__(self, kind, holder, key, base=None, attrs=()):
         self.kind, self.holder, self.key = kind, holder, key
+        self.base, self.attrs = base, tuple(attrs)
+
+    @classmethod
+    def attribute(cls, base, attrs):
+        """``base.a.b``: held where ``base`` is held."""
+        return cls(base.kind, base.holder, ".".join((base.key,) + tuple(attrs)), base, attrs)
 
     def read(self):
+        if self.base is not None:
+            value = self.base.read()
+            for a in self.attrs:
+                value = getattr(value, a, _MISSING) if value is not _MISSING else value
+            return value
         if self.kind == "global":
             return self.holder.get(self.key, _MISSING)
         if self.kind == "cell":
@@ -55,11 +69,24 @@ class Capture:
                 return self.holder.cell_contents
             except ValueError:
                 return _MISSING
+        if self.kind == "bound":
+            return self.holder
         return _MISSING
+
+    def text(self, holder, checked=False):
+        """Source reading this value from ``holder`` (the name holding ``self.holder``):
+        ``h['W']`` (``h.get('W', M)`` when ``checked``), ``h.cell_contents``, ``h.w``."""
+        if self.base is not None:
+            return self.base.text(holder, checked) + "".join(f".{a}" for a in self.attrs)
+        if self.kind == "global":
+            return f"{holder}.get({self.key!r}, M)" if checked else f"{holder}[{self.key!r}]"
+        if self.kind == "cell":
+            return f"{holder}.cell_contents"
+        return holder
 
     @property
     def live(self):
-        return self.kind in ("global", "cell")
+        return self.kind in ("global", "cell") or self.base is not None
 
     def same_place(self, other):
         return self.kind == other.kind and self.holder is other.holder and self.key == other.key
@@ -133,7 +160,7 @@ def _compile_check(guards):
     for i, g in enumerate(guards):
         c = g.capture
         names[f"h{i}"], names[f"e{i}"], names[f"t{i}"] = c.holder, g.expected, type(g.expected)
-        read = f"h{i}.get({c.key!r}, M)" if c.kind == "global" else f"h{i}.cell_contents"
+        read = c.text(f"h{i}", checked=True)
         if g.by == "is":
             terms.append(f"{read} is not e{i}")
         elif g.by == "==":
@@ -141,7 +168,7 @@ def _compile_check(guards):
         else:
             terms.append(f"kind_of({read}) != e{i}")
     text = "def stale():\n    try:\n        return " + " or ".join(terms) + \
-        "\n    except ValueError:\n        return True\n"    # an emptied closure cell
+        "\n    except (ValueError, AttributeError):\n        return True\n"    # an emptied cell
     exec(compile(text, "<astjax guards>", "exec"), names)
     return names["stale"]
 

@@ -61,6 +61,10 @@ def parse_function(fn):
     lifted = getattr(fn, "__astjax_parsed__", None)
     if lifted is not None:           # a nested function, lifted from the tree around it
         return lifted()
+    # a bound method (self.layer): its function, with the receiver bound to the first
+    # parameter as a captured value whose attributes are read when it runs
+    receiver = fn.__self__ if isinstance(fn, types.MethodType) and \
+        isinstance(fn.__func__, types.FunctionType) else _MISSING
     fn = transformable(fn)
     code = fn.__code__
     filename = code.co_filename
@@ -89,9 +93,18 @@ def parse_function(fn):
     _attach_origins(node, filename, start)
     live, inherited = _strip_prologue(fn, node)
     env, captures = {}, {}
+    bound = {}
+    if receiver is not _MISSING:
+        if not node.args.args:
+            raise SourceError(f"{fn.__qualname__} is a method without a parameter for its "
+                              f"object", where=(filename, start))
+        first = node.args.args.pop(0)
+        bound[first.id] = Capture("bound", receiver, first.id)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     for name in free_names(node):
-        if name in live:             # generated code: read from the user's globals or cell
+        if name in bound:
+            capture = bound[name]
+        elif name in live:           # generated code: read from the user's globals or cell
             capture = live[name]
         elif name in cells:
             capture = Capture("cell", cells[name], name)
@@ -99,7 +112,8 @@ def parse_function(fn):
             capture = Capture("global", fn.__globals__, name)
         else:
             capture = Capture("builtin", None, name)
-        value = capture.read() if capture.live else getattr(builtins, name, _MISSING)
+        value = capture.read() if capture.live or capture.kind == "bound" else \
+            getattr(builtins, name, _MISSING)
         if value is _MISSING:
             use = next(n for n in gast.walk(node) if isinstance(n, gast.Name) and n.id == name)
             raise SourceError(f"name '{name}' is not defined", where=_where(use))
