@@ -174,6 +174,7 @@ class _FunctionReverse:
         self._count_assignments()
         self._activity()
         self.containers = self._containers()
+        self.built_lists = self._built_lists()
         self.trees = self._trees()
         self.owned = self._owned()
         self.defined = set()         # adjoints written at top level so far (reverse order)
@@ -289,6 +290,18 @@ class _FunctionReverse:
                 if (a in out) != (b in out):
                     out |= {a, b}
                     changed = True
+        return out
+
+    def _built_lists(self):
+        """Variables the code builds as a list or tuple (a display, or appended to): a NumPy
+        function reads them as one array, so its array cotangent is split into the items'."""
+        out = set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    isinstance(s.value, (gast.List, gast.Tuple)):
+                out.add(s.targets[0].id)
+            if isinstance(s, gast.Expr) and _is_append(s):
+                out.add(s.value.func.value.id)
         return out
 
     def _trees(self):
@@ -681,6 +694,11 @@ class _FunctionReverse:
                 if i is not None:
                     subst["i"] = const(i)
                 expr = _instantiate(template, subst)
+                if isinstance(atom, gast.Name) and atom.id in self.built_lists and \
+                        key.startswith("np.") and \
+                        template.split("(", 1)[0].strip() not in _SEQ_RESULTS:
+                    # np.sum(lst): the rule gives the cotangent of np.asarray(lst)
+                    expr = call("_ax.array_vjp", [expr, atom])
                 out += self.accumulate(atom, expr, s)
         if not prim.vjp and any(self.is_active(a) for a in _flat(bound.values())):
             raise NoRuleError(f"{key} has no differentiation rule", where=_where(s),

@@ -1043,6 +1043,19 @@ def broadcast_lanes(v, shape, nb=1):
     return np.broadcast_to(v, lead + shape)
 
 
+def array_vjp_lanes(g, x, xb=1):
+    """``array_vjp`` on a batch: ``g`` carries the batch axis first (a list's cotangent is its
+    stacked array, (B, n, ...)); ``x`` carries it too when ``xb``.  A list or tuple ``x`` gets
+    a list of batched cotangents, one per item."""
+    g = g if np.ndim(g) else np.reshape(g, (1,))          # a 0-d g stands for every lane
+    if isinstance(x, (list, tuple)):
+        shape = np.shape(np.asarray(x))
+        lane = shape[:1] + shape[2:] if xb else shape
+        g = broadcast_lanes(g, lane)
+        return [array_vjp_lanes(g[:, i], item, xb) for i, item in enumerate(x)]
+    return cast_like(broadcast_lanes(g, np.shape(x)[1:] if xb else np.shape(x)), x)
+
+
 def seed_lanes(ans):
     """The cotangent 1 of a scalar result, checked per lane (the same in every lane)."""
     if np.ndim(ans) > 1:
