@@ -17,6 +17,7 @@ def kept(source, shapes, transform, seed, tmp_path):
     outcome = check(program, transform, seed, str(tmp_path))
     assert outcome.category != "discard", outcome.detail
     assert outcome.category in ("ok", "refused"), f"{outcome.category}: {outcome.detail}"
+    return outcome
 
 
 def test_grad_of_unused_matmul(tmp_path):
@@ -62,12 +63,25 @@ DICT_NEW_KEY = """
     """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: containers: reverse mode tapes d[key] before "
-                   "the item write that creates the key (KeyError from generated code)")
 @pytest.mark.parametrize("transform", ["grad", "hessian", "vmap_grad"])
 def test_dict_item_write_of_a_new_key(transform, tmp_path):
     # the tape saved d["c"] before the write that creates it: KeyError from generated code
+    # (now it records that the key was missing, and the reverse sweep takes it out again)
     kept(DICT_NEW_KEY, ((3,), (3,)), transform, 0, tmp_path)
+
+
+@pytest.mark.parametrize("transform", ["grad", "hessian", "vmap_grad", "jvp"])
+def test_dict_item_written_in_a_loop(transform, tmp_path):
+    # the first iteration creates the key, the next ones overwrite it
+    assert kept("""
+        def f(x):
+            d = {"a": x * 2.0}
+            for i in range(3):
+                if i > 0:
+                    d["a"] = d["a"] * 0.5 + d["s"]
+                d["s"] = np.sin(d["a"]) * (i + 1)
+            return np.sum(d["a"] * d["s"])
+        """, ((3,),), transform, 5, tmp_path).category == "ok"
 
 
 # fixed by the mutating-calls / containers / aliases work (issue 10); kept as a guard

@@ -175,6 +175,9 @@ class _FunctionReverse:
         self._activity()
         self.containers = self._containers()
         self.built_lists = self._built_lists()
+        self.dicts = {t.id for st in _walk_stmts(self.fdef.body) if isinstance(st, gast.Assign)
+                      for t in st.targets[:1] if isinstance(t, gast.Name) and
+                      (isinstance(st.value, gast.Dict) or prim_key(st.value, self.helpers) == "dict")}
         self.trees = self._trees()
         self.owned = self._owned()
         self.defined = set()         # adjoints written at top level so far (reverse order)
@@ -512,7 +515,11 @@ class _FunctionReverse:
                     value = call(self._sweeps_of(value)[0],
                                  list(value.args) + [name(self.tape)])
                 return push + [_stmt(assign(target.id, value), s)]
-            if target.value.id in self.needed:
+            if target.value.id in self.needed and target.value.id in self.dicts:
+                # the write may create the key: record its old value, or that it had none
+                index = _index_expr(target.slice)
+                push = [_stmt(self.push(call("_ax.slot_value", [target.value, index])), s)]
+            elif target.value.id in self.needed:
                 old = gast.Subscript(value=name(target.value.id), slice=target.slice,
                                      ctx=gast.Load())
                 push = [_stmt(self.push(call("_ax.copy_value", [old])), s)]
@@ -741,8 +748,12 @@ class _FunctionReverse:
                                 ctx=gast.Store())
             out.append(_stmt(gast.Assign(targets=[unpack], value=call(
                 "_ax.take_slot", [name(d), index]), type_comment=None), s))
-        restore = gast.Assign(targets=[copy.deepcopy(target)], value=self.pop(),
-                              type_comment=None)
+        if x in self.dicts:      # put the old value back, or take out the key the write made
+            restore = gast.Expr(value=call("_ax.restore_slot", [name(x), _index_expr(
+                target.slice), self.pop()]))
+        else:
+            restore = gast.Assign(targets=[copy.deepcopy(target)], value=self.pop(),
+                                  type_comment=None)
         restore.restore_of = x
         out.append(_stmt(restore, s))
         if x in self.active and self.is_active(value):

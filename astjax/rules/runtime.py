@@ -160,6 +160,30 @@ def take_adjoint(d, x, index):
     return value, d
 
 
+class _Missing:
+    """The old value of a dict item that an item write created (``restore_slot`` removes it)."""
+    def __repr__(self):
+        return "<no item>"
+
+
+MISSING = _Missing()
+
+
+def slot_value(d, key):
+    """A snapshot of ``d[key]`` before an item write, or MISSING where the write adds the key."""
+    if isinstance(d, dict) and key not in d:
+        return MISSING
+    return copy_value(d[key])
+
+
+def restore_slot(d, key, old):
+    """Undo ``d[key] = v`` in the reverse sweep: the old value back, or the new key removed."""
+    if old is MISSING:
+        d.pop(key, None)
+    else:
+        d[key] = old
+
+
 def copy_value(v):
     """A snapshot of ``v`` (arrays and lists are copied; scalars are immutable)."""
     if isinstance(v, np.ndarray):

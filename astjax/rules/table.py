@@ -323,6 +323,9 @@ defprim("_ax.float_part", "g, like", vjp={"g": "_ax.float_part(g, like)"},
         jvp="_ax.float_part(t_g, like)")
 defprim("_ax.transpose_axes", "axes, ndim", batch="unbatched", nondiff=True)
 defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_value(t_x)")
+# a dict item's old value around an item write (MISSING where the write creates the key)
+defprim("_ax.slot_value", "d, key", batch="containers", nondiff=True)
+defprim("_ax.restore_slot", "d, key, old", batch="containers", nondiff=True)
 
 # The adjoint helpers that generated gradients call (runtime.py), with their own rules, so a
 # gradient can be differentiated again (grad of grad, forward-over-reverse hessians).
