@@ -23,13 +23,10 @@ EXAMPLES = {"grad": 60, "jvp": 60, "hessian": 15, "vmap": 60, "vmap_grad": 30, "
 # kinds of statement left out of CI while a bug they find is open; each has a strict xfail
 # regression in tests/test_fuzz_regressions.py -- when it passes, delete the entry here
 KNOWN_OPEN = {
-    "dict_new_key": TRANSFORMS,           # test_dict_item_write_of_a_new_key
-    "sum_of_list": TRANSFORMS,            # test_list_operand_of_a_reduction
     "write_after_view": TRANSFORMS,       # test_grad_write_seen_through_a_view
     "list": ["vmap_grad"],                # test_vmap_grad_of_a_stacked_list
     "list_loop": ["vmap_grad"],           # test_vmap_grad_of_a_stacked_list
     "helper_loop": ["vmap_grad"],         # test_vmap_grad_helper_loop_tape
-    "for_rows": ["vmap_grad"],            # test_vmap_grad_loop_over_rows_of_a_helper_result
 }
 
 

@@ -174,6 +174,10 @@ class _FunctionReverse:
         self._count_assignments()
         self._activity()
         self.containers = self._containers()
+        self.built_lists = self._built_lists()
+        self.dicts = {t.id for st in _walk_stmts(self.fdef.body) if isinstance(st, gast.Assign)
+                      for t in st.targets[:1] if isinstance(t, gast.Name) and
+                      (isinstance(st.value, gast.Dict) or prim_key(st.value, self.helpers) == "dict")}
         self.trees = self._trees()
         self.owned = self._owned()
         self.defined = set()         # adjoints written at top level so far (reverse order)
@@ -289,6 +293,18 @@ class _FunctionReverse:
                 if (a in out) != (b in out):
                     out |= {a, b}
                     changed = True
+        return out
+
+    def _built_lists(self):
+        """Variables the code builds as a list or tuple (a display, or appended to): a NumPy
+        function reads them as one array, so its array cotangent is split into the items'."""
+        out = set()
+        for s in _walk_stmts(self.fdef.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    isinstance(s.value, (gast.List, gast.Tuple)):
+                out.add(s.targets[0].id)
+            if isinstance(s, gast.Expr) and _is_append(s):
+                out.add(s.value.func.value.id)
         return out
 
     def _trees(self):
@@ -499,7 +515,11 @@ class _FunctionReverse:
                     value = call(self._sweeps_of(value)[0],
                                  list(value.args) + [name(self.tape)])
                 return push + [_stmt(assign(target.id, value), s)]
-            if target.value.id in self.needed:
+            if target.value.id in self.needed and target.value.id in self.dicts:
+                # the write may create the key: record its old value, or that it had none
+                index = _index_expr(target.slice)
+                push = [_stmt(self.push(call("_ax.slot_value", [target.value, index])), s)]
+            elif target.value.id in self.needed:
                 old = gast.Subscript(value=name(target.value.id), slice=target.slice,
                                      ctx=gast.Load())
                 push = [_stmt(self.push(call("_ax.copy_value", [old])), s)]
@@ -686,6 +706,11 @@ class _FunctionReverse:
                 if i is not None:
                     subst["i"] = const(i)
                 expr = _instantiate(template, subst)
+                if isinstance(atom, gast.Name) and atom.id in self.built_lists and \
+                        key.startswith("np.") and \
+                        template.split("(", 1)[0].strip() not in _SEQ_RESULTS:
+                    # np.sum(lst): the rule gives the cotangent of np.asarray(lst)
+                    expr = call("_ax.array_vjp", [expr, atom])
                 out += self.accumulate(atom, expr, s)
         if not prim.vjp and any(self.is_active(a) for a in _flat(bound.values())):
             raise NoRuleError(f"{key} has no differentiation rule", where=_where(s),
@@ -728,8 +753,12 @@ class _FunctionReverse:
                                 ctx=gast.Store())
             out.append(_stmt(gast.Assign(targets=[unpack], value=call(
                 "_ax.take_slot", [name(d), index]), type_comment=None), s))
-        restore = gast.Assign(targets=[copy.deepcopy(target)], value=self.pop(),
-                              type_comment=None)
+        if x in self.dicts:      # put the old value back, or take out the key the write made
+            restore = gast.Expr(value=call("_ax.restore_slot", [name(x), _index_expr(
+                target.slice), self.pop()]))
+        else:
+            restore = gast.Assign(targets=[copy.deepcopy(target)], value=self.pop(),
+                                  type_comment=None)
         restore.restore_of = x
         out.append(_stmt(restore, s))
         if x in self.active and self.is_active(value):

@@ -191,11 +191,13 @@ class BranchBatcher:
         rank = joined.rank if isinstance(joined, Val) else None
         info = Val(True, rank, True if rank else (mask_info.lanes or a.lanes or b.lanes),
                    joined.maybe_none if isinstance(joined, Val) else False)
-        key = (mask.id if isinstance(mask, gast.Name) else id(mask), rank)
+        side = a if a.batched else b
+        key = (mask.id if isinstance(mask, gast.Name) else id(mask), rank,
+               # an unknown rank is that of this side: a mask aligned to it fits no other
+               None if rank is not None else _node_key(side.node))
         if key not in masks:
             if rank is None:
                 # the lane rank of either side (both sides have it when it is known)
-                side = a if a.batched else b
                 ndim = "_ax.lane_ndim(a)" if side.batched else "np.ndim(a)"
                 masks[key] = self.atom(self.t(f"_ax.align(m, {ndim})", m=mask, a=side), "mask")
             else:
@@ -223,3 +225,7 @@ class BranchBatcher:
             return build_node(a.info, items), Tup(tuple(infos), a.info.keys)
         raise CannotBatch("a list or tuple that differs between per-lane branches",
                           whole_function=True)
+
+
+def _node_key(node):
+    return node.id if isinstance(node, gast.Name) else id(node)

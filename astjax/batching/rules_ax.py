@@ -217,6 +217,18 @@ def containers(b, prim, args):
     return b.recall(), DYN
 
 
+@rule("array_vjp")
+def array_vjp(b, prim, args):
+    """``_ax.array_vjp(v, x)``: a list ``x``'s cotangent comes as its stacked array with the
+    batch axis first; it is split into one batched cotangent per item."""
+    v, x = _pos(args, 2)
+    if not v.batched and not x.batched:
+        return b.recall(), Val(False, None)
+    lst = isinstance(x.info, (Lst, Tup)) or (isinstance(x.info, Val) and x.info.dyn)
+    node = b.t("_ax.array_vjp_lanes(v, x, xb)", v=b.lanes(v), x=x.node, xb=int(x.batched))
+    return node, (DYN if lst or x.rank is None else _bat(x.rank))
+
+
 @rule("seq_item")
 def seq_item(b, prim, args):
     """``_ax.seq_item(d, i)``: on a list of adjoints the call is unchanged; on an adjoint

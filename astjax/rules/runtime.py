@@ -160,6 +160,30 @@ def take_adjoint(d, x, index):
     return value, d
 
 
+class _Missing:
+    """The old value of a dict item that an item write created (``restore_slot`` removes it)."""
+    def __repr__(self):
+        return "<no item>"
+
+
+MISSING = _Missing()
+
+
+def slot_value(d, key):
+    """A snapshot of ``d[key]`` before an item write, or MISSING where the write adds the key."""
+    if isinstance(d, dict) and key not in d:
+        return MISSING
+    return copy_value(d[key])
+
+
+def restore_slot(d, key, old):
+    """Undo ``d[key] = v`` in the reverse sweep: the old value back, or the new key removed."""
+    if old is MISSING:
+        d.pop(key, None)
+    else:
+        d[key] = old
+
+
 def copy_value(v):
     """A snapshot of ``v`` (arrays and lists are copied; scalars are immutable)."""
     if isinstance(v, np.ndarray):
@@ -1041,6 +1065,19 @@ def broadcast_lanes(v, shape, nb=1):
     lead = np.shape(v)[:nb]
     v = align(v, len(shape), nb)
     return np.broadcast_to(v, lead + shape)
+
+
+def array_vjp_lanes(g, x, xb=1):
+    """``array_vjp`` on a batch: ``g`` carries the batch axis first (a list's cotangent is its
+    stacked array, (B, n, ...)); ``x`` carries it too when ``xb``.  A list or tuple ``x`` gets
+    a list of batched cotangents, one per item."""
+    g = g if np.ndim(g) else np.reshape(g, (1,))          # a 0-d g stands for every lane
+    if isinstance(x, (list, tuple)):
+        shape = np.shape(np.asarray(x))
+        lane = shape[:1] + shape[2:] if xb else shape
+        g = broadcast_lanes(g, lane)
+        return [array_vjp_lanes(g[:, i], item, xb) for i, item in enumerate(x)]
+    return cast_like(broadcast_lanes(g, np.shape(x)[1:] if xb else np.shape(x)), x)
 
 
 def seed_lanes(ans):

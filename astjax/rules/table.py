@@ -307,7 +307,7 @@ defprim("_ax.expand_reduced", "v, x, axis=None, keepdims=False", batch="expand_r
 defprim("_ax.reshape_like", "v, x", batch="reshape_like", vjp={"v": "_ax.reshape_like(g, v)"},
         jvp="_ax.reshape_like(t_v, x)", cython="numpy")
 defprim("_ax.cast_like", "v, x", batch="first", vjp={"v": "_ax.cast_like(g, v)"}, jvp="_ax.cast_like(t_v, x)")
-defprim("_ax.array_vjp", "v, x", vjp={"v": "np.array(g)"}, jvp="_ax.array_vjp(t_v, x)")
+defprim("_ax.array_vjp", "v, x", batch="array_vjp", vjp={"v": "np.array(g)"}, jvp="_ax.array_vjp(t_v, x)")
 defprim("_ax.reduced_count", "x, axis=None", batch="reduced_count", nondiff=True)
 defprim("_ax.prod_others", "x, axis=None", batch="prod_others",
         vjp={"x": "_ax.prod_others_jvp(x, g, axis)"}, jvp="_ax.prod_others_jvp(x, t_x, axis)")
@@ -323,6 +323,9 @@ defprim("_ax.float_part", "g, like", vjp={"g": "_ax.float_part(g, like)"},
         jvp="_ax.float_part(t_g, like)")
 defprim("_ax.transpose_axes", "axes, ndim", batch="unbatched", nondiff=True)
 defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_value(t_x)")
+# a dict item's old value around an item write (MISSING where the write creates the key)
+defprim("_ax.slot_value", "d, key", batch="containers", nondiff=True)
+defprim("_ax.restore_slot", "d, key, old", batch="containers", nondiff=True)
 
 # The adjoint helpers that generated gradients call (runtime.py), with their own rules, so a
 # gradient can be differentiated again (grad of grad, forward-over-reverse hessians).
