@@ -44,7 +44,8 @@ def svdvals(x):
 
 def qr(a, mode="reduced"):
     m, n = np.shape(a)[-2], np.shape(a)[-1]
-    if m < n or mode not in ("reduced", "r", "complete") or mode == "complete" and m != n:
+    known = mode == "reduced" or mode == "r" or mode == "complete" and m == n
+    if m < n or not known:
         raise ValueError("astjax differentiates np.linalg.qr of matrices with at least as "
                          "many rows as columns, mode 'reduced' or 'r'")
     packed = _ax.qr_packed(a)
