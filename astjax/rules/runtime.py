@@ -1461,3 +1461,6 @@ def prod_others_jvp(x, t, axis=None):
 def prod_others_jvp2(x, t, s, axis=None):
     """The second mixed derivative of prod_others(x) along t and s."""
     return _others(x, t, s, axis)[3]
+from astjax.rules.runtime_linalg import (  # noqa: E402,F401  (linalg helpers)
+    eigh_packed, svd_packed, qr_packed, slogdet_sign, slogdet_logabs, tri_mask, diag_mask,
+    undefined_where, pair_divide, sym_from_lower, fold_lower, is_tall, is_wide, real_like)
