@@ -68,7 +68,12 @@ def _signal(rng, size):
 
 
 def _dft_loop(rng, size):
-    return (rng.standard_normal(_n(size, 16, 200)),)
+    return (rng.standard_normal(_n(size, 16, 70)),)
+
+
+def _phases(rng, size):
+    n = _n(size, 64, 250000)
+    return (rng.standard_normal(n) + 1j * rng.standard_normal(n),)
 
 
 def _complex(rng, size):
@@ -82,7 +87,7 @@ def _field(rng, size):
 
 
 def _grid(rng, size):
-    n = _n(size, 8, 120)
+    n = _n(size, 8, 40)
     x = np.linspace(-2.0, 0.6, n)
     y = np.linspace(-1.2, 1.2, n)
     return x[None, :] + 1j * y[:, None], _n(size, 20, 50)
@@ -95,5 +100,5 @@ CASES = [
     Kernel("propagate_field", "complex", propagate_field, _field),
     Kernel("mandelbrot_complex", "complex", mandelbrot_complex, _grid),
     Kernel("mandelbrot_vectorized", "complex", mandelbrot_vectorized, _grid),
-    Kernel("phase_unwrap_sum", "complex", phase_unwrap_sum, _complex),
+    Kernel("phase_unwrap_sum", "complex", phase_unwrap_sum, _phases),
 ]

@@ -55,6 +55,10 @@ def _vector(rng, size):
     return (rng.standard_normal(_n(size, 64, 500000)),)
 
 
+def _loop_vector(rng, size):
+    return (rng.standard_normal(_n(size, 64, 40000)),)
+
+
 def _matrix(rng, size):
     return (rng.standard_normal((_n(size, 12, 1000), _n(size, 5, 500))),)
 
@@ -64,19 +68,19 @@ def _hazard(rng, size):
 
 
 def _rewards(rng, size):
-    return rng.standard_normal(_n(size, 64, 300000)), 0.99
+    return rng.standard_normal(_n(size, 64, 30000)), 0.99
 
 
 def _counts(rng, size):
-    return (rng.integers(0, 10, _n(size, 64, 500000)),)
+    return (rng.integers(0, 10, _n(size, 64, 1000000)),)
 
 
 CASES = [
-    Kernel("cumsum_loop", "cumulative", cumsum_loop, _vector),
+    Kernel("cumsum_loop", "cumulative", cumsum_loop, _loop_vector),
     Kernel("running_mean", "cumulative", running_mean, _vector),
     Kernel("cumsum_axis0", "cumulative", cumsum_axis0, _matrix),
     Kernel("cumprod_survival", "cumulative", cumprod_survival, _hazard),
     Kernel("discounted_returns", "cumulative", discounted_returns, _rewards),
     Kernel("cumsum_int", "cumulative", cumsum_int, _counts),
-    Kernel("running_max_loop", "cumulative", running_max_loop, _vector),
+    Kernel("running_max_loop", "cumulative", running_max_loop, _loop_vector),
 ]

@@ -89,11 +89,11 @@ def _n(size, small, bench):
 
 
 def _points(rng, size):
-    return (rng.random((_n(size, 10, 300), 3)),)
+    return (rng.random((_n(size, 10, 70), 3)),)
 
 
 def _arc_args(rng, size):
-    n = _n(size, 64, 200000)
+    n = _n(size, 64, 100000)
     return tuple(rng.random(n) for _ in range(4))
 
 
@@ -103,7 +103,7 @@ def _periodic_args(rng, size):
 
 
 def _wdist_args(rng, size):
-    k, m, n = 3, _n(size, 6, 120), _n(size, 5, 100)
+    k, m, n = 3, _n(size, 6, 50), _n(size, 5, 40)
     return rng.random((k, m)), rng.random((k, n)), rng.random((k, m)) + 0.5
 
 
@@ -113,7 +113,7 @@ def _gram_args(rng, size):
 
 
 def _nn_args(rng, size):
-    return rng.random((_n(size, 20, 400), 3)), rng.random((_n(size, 5, 100), 3))
+    return rng.random((_n(size, 20, 100), 3)), rng.random((_n(size, 5, 30), 3))
 
 
 CASES = [

@@ -86,18 +86,18 @@ def _n(size, small, bench):
 
 
 def _hyantes(rng, size):
-    t = rng.random((_n(size, 8, 100), 3))
-    n = _n(size, 6, 40)
+    t = rng.random((_n(size, 5, 50), 3))
+    n = _n(size, 5, 10)
     return 0.0, 0.0, 0.01, 500.0, n, n, t
 
 
 def _mesh(rng, size):
-    n = _n(size, 16, 700)
+    n = _n(size, 16, 500)
     return np.linspace(-2, 2, n), np.linspace(-1, 1, n + 3)
 
 
 def _bilinear(rng, size):
-    n, p = _n(size, 8, 200), _n(size, 30, 100000)
+    n, p = _n(size, 8, 200), _n(size, 30, 4000)
     return rng.random((n, n)), rng.random(p) * (n - 1.001), rng.random(p) * (n - 1.001)
 
 
@@ -107,7 +107,7 @@ def _trap(rng, size):
 
 
 def _growcut(rng, size):
-    n = _n(size, 6, 30)
+    n = _n(size, 4, 22)
     image = rng.random((n, n, 3))
     state = np.zeros((n, n, 2))
     state[0, 0] = [1, 1]
@@ -116,8 +116,8 @@ def _growcut(rng, size):
 
 
 def _potential(rng, size):
-    q = _n(size, 4, 20)
-    return rng.standard_normal(q), rng.random((q, 2)) + 1.5, _n(size, 8, 80)
+    q = _n(size, 4, 12)
+    return rng.standard_normal(q), rng.random((q, 2)) + 1.5, _n(size, 8, 30)
 
 
 CASES = [

@@ -57,11 +57,11 @@ def _n(size, small, bench):
 
 
 def _hist(rng, size):
-    return rng.standard_normal(_n(size, 100, 500000)), -3.0, 3.0, 30
+    return rng.standard_normal(_n(size, 100, 20000)), -3.0, 3.0, 30
 
 
 def _hist2d(rng, size):
-    n = _n(size, 100, 500000)
+    n = _n(size, 100, 10000)
     return rng.random(n), rng.random(n), 16
 
 
@@ -75,12 +75,12 @@ def _uniform(rng, size):
 
 
 def _image(rng, size):
-    n = _n(size, 16, 600)
+    n = _n(size, 16, 150)
     return (rng.integers(0, 256, (n, n)),)
 
 
 def _sorted(rng, size):
-    return np.linspace(0.0, 1.0, 11), rng.random(_n(size, 100, 200000))
+    return np.linspace(0.0, 1.0, 11), rng.random(_n(size, 100, 30000))
 
 
 CASES = [

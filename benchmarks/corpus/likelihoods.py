@@ -64,7 +64,7 @@ def _logistic(rng, size):
 
 
 def _gmm(rng, size):
-    n = _n(size, 40, 20000)
+    n = _n(size, 40, 1500)
     return (rng.standard_normal(n), np.array([0.2, 0.5, 0.3]), np.array([-1.0, 0.0, 2.0]),
             np.array([0.5, 1.0, 0.7]))
 

@@ -78,7 +78,7 @@ def _where(rng, size):
 
 
 def _finite(rng, size):
-    x = rng.standard_normal(_n(size, 64, 500000))
+    x = rng.standard_normal(_n(size, 64, 2000000))
     x[::7] = np.inf
     x[::11] = np.nan
     return (x,)

@@ -62,7 +62,7 @@ def _vector(rng, size):
 
 
 def _float32_vector(rng, size):
-    return (rng.standard_normal(_n(size, 50, 200000)).astype(np.float32),)
+    return (rng.standard_normal(_n(size, 50, 30000)).astype(np.float32),)
 
 
 def _weighted(rng, size):
@@ -71,7 +71,7 @@ def _weighted(rng, size):
 
 
 def _frob(rng, size):
-    return (rng.standard_normal((_n(size, 10, 500), _n(size, 8, 500))),)
+    return (rng.standard_normal((_n(size, 10, 170), _n(size, 8, 170))),)
 
 
 CASES = [

@@ -44,6 +44,10 @@ def _matrix(rng, size):
     return (rng.standard_normal((_n(size, 12, 1000), _n(size, 6, 500))),)
 
 
+def _wide(rng, size):
+    return (rng.standard_normal((_n(size, 12, 2000), _n(size, 6, 1000))),)
+
+
 def _cube(rng, size):
     return (rng.standard_normal((_n(size, 4, 100), _n(size, 5, 100), _n(size, 6, 100))),)
 
@@ -58,13 +62,13 @@ def _mass(rng, size):
 
 
 def _vector(rng, size):
-    return (rng.standard_normal(_n(size, 64, 500000)),)
+    return (rng.standard_normal(_n(size, 64, 100000)),)
 
 
 CASES = [
     Kernel("column_var", "reduction", column_var, _matrix),
     Kernel("sum_two_axes", "reduction", sum_two_axes, _cube),
-    Kernel("argmax_rows", "reduction", argmax_rows, _matrix),
+    Kernel("argmax_rows", "reduction", argmax_rows, _wide),
     Kernel("mean_int", "reduction", mean_int, _counts),
     Kernel("center_of_mass_float32", "reduction", center_of_mass_float32, _mass),
     Kernel("minmax_loop", "reduction", minmax_loop, _vector),

@@ -126,46 +126,46 @@ def _n(size, small, bench):
 
 
 def _logistic(rng, size):
-    return 3.7, 0.4, _n(size, 100, 1000000)
+    return 3.7, 0.4, _n(size, 100, 150000)
 
 
 def _nbody(rng, size):
-    n = _n(size, 6, 60)
-    return rng.standard_normal((n, 3)), np.zeros((n, 3)), rng.random(n), 0.01, _n(size, 2, 5)
+    n = _n(size, 6, 30)
+    return rng.standard_normal((n, 3)), np.zeros((n, 3)), rng.random(n), 0.01, _n(size, 2, 4)
 
 
 def _graph(rng, size):
-    n = _n(size, 10, 80)
+    n = _n(size, 10, 32)
     d = rng.random((n, n)) * 10
     np.fill_diagonal(d, 0.0)
     return (d,)
 
 
 def _lu(rng, size):
-    n = _n(size, 8, 100)
+    n = _n(size, 8, 45)
     return (rng.random((n, n)) + n * np.eye(n),)
 
 
 def _seqs(rng, size):
-    return (rng.integers(0, 4, _n(size, 12, 300)), rng.integers(0, 4, _n(size, 10, 300)),
+    return (rng.integers(0, 4, _n(size, 12, 100)), rng.integers(0, 4, _n(size, 10, 100)),
             2, -1, 1)
 
 
 def _julia(rng, size):
-    n = _n(size, 10, 120)
+    n = _n(size, 10, 25)
     return np.linspace(-1.5, 1.5, n), np.linspace(-1.0, 1.0, n), -0.8, 0.156, _n(size, 30, 100)
 
 
 def _collatz(rng, size):
-    return (_n(size, 50, 20000),)
+    return (_n(size, 50, 2000),)
 
 
 def _newton(rng, size):
-    return rng.random(_n(size, 50, 50000)) * 100 + 0.01, 1e-12
+    return rng.random(_n(size, 50, 3000)) * 100 + 0.01, 1e-12
 
 
 def _triangular(rng, size):
-    n = _n(size, 10, 600)
+    n = _n(size, 10, 200)
     return np.triu(rng.random((n, n))) + n * np.eye(n), rng.random(n)
 
 

@@ -79,15 +79,15 @@ def _roll(rng, size):
 
 
 def _fir(rng, size):
-    return rng.standard_normal(_n(size, 64, 100000)), rng.random(_n(size, 5, 16))
+    return rng.standard_normal(_n(size, 64, 2500)), rng.random(_n(size, 5, 16))
 
 
 def _acf(rng, size):
-    return rng.standard_normal(_n(size, 64, 20000)), _n(size, 8, 100)
+    return rng.standard_normal(_n(size, 64, 5000)), _n(size, 8, 50)
 
 
 def _biquad(rng, size):
-    return rng.standard_normal(_n(size, 64, 500000)), 0.2, 0.4, 0.2, -0.3, 0.1
+    return rng.standard_normal(_n(size, 64, 12000)), 0.2, 0.4, 0.2, -0.3, 0.1
 
 
 def _frames(rng, size):
@@ -100,7 +100,7 @@ def _signal(rng, size):
 
 
 def _ewma(rng, size):
-    return rng.standard_normal(_n(size, 64, 500000)).astype(np.float32), np.float32(0.1)
+    return rng.standard_normal(_n(size, 64, 20000)).astype(np.float32), np.float32(0.1)
 
 
 CASES = [

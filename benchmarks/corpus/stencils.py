@@ -116,7 +116,7 @@ def _diffusion_args(rng, size):
 
 
 def _image(rng, size):
-    n = _n(size, 16, 600)
+    n = _n(size, 16, 300)
     return (rng.random((n, n)),)
 
 
@@ -140,22 +140,22 @@ def _grayscott_args(rng, size):
 
 
 def _jacobi_args(rng, size):
-    n = _n(size, 12, 120)
-    return rng.random((n, n)), rng.random((n, n)), 1.0 / n, _n(size, 2, 10)
+    n = _n(size, 12, 50)
+    return rng.random((n, n)), rng.random((n, n)), 1.0 / n, _n(size, 2, 3)
 
 
 def _heat_args(rng, size):
-    n = _n(size, 32, 4000)
-    return rng.random(n).astype(np.float32), np.float32(0.25), _n(size, 4, 40)
+    n = _n(size, 32, 2000)
+    return rng.random(n).astype(np.float32), np.float32(0.25), _n(size, 4, 5)
 
 
 def _maxima_args(rng, size):
-    n = _n(size, 12, 200)
+    n = _n(size, 12, 50)
     return (rng.random((n, n)),)
 
 
 def _gradient_args(rng, size):
-    n = _n(size, 16, 700)
+    n = _n(size, 16, 500)
     return rng.random((n, n)), 0.1
 
 
