@@ -318,3 +318,17 @@ def test_float_lists_stay_c_doubles():
     same(f(3), float_grid(3))
     helper = f.__astjax_stage__("cython").split("def relax_point")[1]
     assert "cdef double" in helper
+
+
+# ------------------------------------------------------------------ issue 12: corpus constructs
+
+def periodic_dx(x, L):
+    N = len(x)
+    xtemp = np.tile(x, (N, 1))
+    dx = xtemp - xtemp.T
+    return dx
+
+
+def test_tile_with_a_tuple_of_reps_is_numpys():
+    x = np.linspace(0.0, 1.0, 5)
+    same(jit(periodic_dx)(x, 1.0), periodic_dx(x, 1.0))

@@ -41,6 +41,8 @@ def cases():
         ("hsplit", lambda x: np.sum(np.hsplit(np.outer(x, x), 2)[0] ** 2), X),
         ("vsplit", lambda x: np.sum(np.vsplit(np.outer(x, w), 2)[1]), X),
         ("tile", lambda x: np.sum(np.tile(x, 3) * np.arange(12.0)), X),
+        ("tile_rows", lambda x: np.sum(np.tile(x, (3, 1)) ** 2 * np.arange(3.0)[:, None]), X),
+        ("tile_2d", lambda x: np.sum(np.tile(np.outer(x, w), (2, 3)) ** 3), X),
         ("repeat", lambda x: np.sum(np.repeat(x, 2) * np.arange(8.0)), X),
         ("repeat_axis", lambda x: np.sum(np.repeat(np.outer(x, w), 2, axis=1) ** 2), X),
         ("flipud", lambda x: np.sum(np.flipud(x) * w), X),
@@ -113,7 +115,8 @@ def test_stand_ins_are_numpys_values():
     checks = [(np.roll, (v, 2)), (np.roll, (a, -1, 1)), (np.tril, (a, -1)), (np.triu, (a, 1)),
               (np.diag, (v, -2)), (np.diag, (a, 1)), (np.diagonal, (a, -1)), (np.trace, (a,)),
               (np.diff, (a, 2, 0)), (np.kron, (a, b)), (np.tensordot, (a, b, 1)),
-              (np.repeat, (a, 3, 0)), (np.tile, (v, 2)), (np.rot90, (a, 2)),
+              (np.repeat, (a, 3, 0)), (np.tile, (v, 2)), (np.tile, (v, (3, 1))),
+              (np.tile, (a, (2, 1, 3))), (np.tile, (a, 2)), (np.rot90, (a, 2)),
               (np.cross, (v[:3], v[2:])), (np.inner, (a, a)), (np.gradient, (v, 0.3)),
               (np.hstack, ([a, a],)), (np.vstack, ([v, v],)), (np.append, (a, a))]
     for library, args in checks:

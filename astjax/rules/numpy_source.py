@@ -81,8 +81,14 @@ def vsplit(ary, indices_or_sections):
 
 
 def tile(A, reps):
-    flat = atleast_1d(A)
-    return np.concatenate([flat for _ in range(reps)], axis=-1)
+    tup = reps if isinstance(reps, tuple) else (reps,)
+    out = np.asarray(A)
+    while np.ndim(out) < len(tup):
+        out = out[np.newaxis]
+    lead = np.ndim(out) - len(tup)
+    for axis in range(len(tup)):
+        out = np.concatenate([out for _ in range(tup[axis])], axis=lead + axis)
+    return out
 
 
 def repeat(a, repeats, axis=None):
