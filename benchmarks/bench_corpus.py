@@ -824,6 +824,7 @@ def main(argv=None):
 
     rows = []
     started = time.perf_counter()
+    interrupted = None
     try:
         with busy_core(opts.busy):
             for i, kernel in enumerate(kernels, 1):
@@ -836,6 +837,10 @@ def main(argv=None):
                 print(f"[{i}/{len(kernels)}] {kernel.name}: "
                       + (row["error"] if "error" in row else
                          f"NumPy {_ms(base)}; {cells}"), flush=True)
+    except (KeyboardInterrupt, SystemExit) as exc:     # report the kernels done so far
+        interrupted = exc
+        meta["interrupted_after"] = len(rows)
+        print(f"interrupted after {len(rows)} kernels: reporting those", flush=True)
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
         if "pythran" in peers:
@@ -862,6 +867,8 @@ def main(argv=None):
     if opts.json:
         Path(opts.json).write_text(json.dumps(result, indent=1, default=str))
         print(f"wrote {opts.json}")
+    if interrupted is not None:
+        raise interrupted
     return result
 
 
