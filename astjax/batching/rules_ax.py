@@ -270,3 +270,19 @@ def prod_others(b, prim, args):
     like = Arg(repl["x"], Val(True, rank))
     repl["axis"] = batch_axis(b, like, args["axis"])
     return b.recall(**repl), _bat(rank)
+
+
+@rule("as_seq")
+def as_seq(b, prim, args):
+    """list(seq) / tuple(seq) of a list or tuple: the same items, per lane as they were; of a
+    per-lane array (whose items are its rows), vmap loops over the batch."""
+    seq, = _pos(args, 1)
+    if not seq.batched:
+        return b.recall(), _un(None) if not isinstance(seq.info, (Lst, Tup)) else \
+            (b.new_list(seq.info.elem) if isinstance(seq.info, Lst) and prim.key.endswith("list")
+             else seq.info if isinstance(seq.info, Tup) and prim.key.endswith("tuple") else DYN)
+    if isinstance(seq.info, Lst) and prim.key.endswith("list"):
+        return b.recall(), b.new_list(seq.info.elem)
+    if isinstance(seq.info, Tup) and prim.key.endswith("tuple"):
+        return b.recall(), seq.info
+    b.cannot(f"{prim.key.split('_')[-1]}() of a per-lane value")

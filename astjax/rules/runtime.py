@@ -251,6 +251,36 @@ def seq_item(d, i):
     return 0.0
 
 
+def as_list(seq):
+    """``list(seq)``: a new list of the items of ``seq`` (the rows of an array)."""
+    return list(seq)
+
+
+def as_tuple(seq):
+    """``tuple(seq)``: a tuple of the items of ``seq`` (the rows of an array)."""
+    return tuple(seq)
+
+
+def as_seq_vjp(g, seq):
+    """The cotangent of ``seq`` from the cotangent ``g`` of ``list(seq)`` / ``tuple(seq)``:
+    item by item for a list or tuple; for an array, its rows stacked (0.0 rows are zeros)."""
+    if isinstance(seq, (list, tuple)):
+        if isinstance(g, (list, tuple)) or np.ndim(g) > 0:
+            return list(g)         # (a NumPy function read the copy as one array: its rows)
+        return g                   # 0.0: nothing flowed
+    if not isinstance(g, (list, tuple)):
+        return g                   # 0.0, or the array's own cotangent
+    rows = np.shape(seq)[1:]
+    return np.stack([np.broadcast_to(r, rows) for r in g]) if len(g) else np.zeros(np.shape(seq))
+
+
+def seq_tangent(t, kind):
+    """The tangent of ``list(seq)`` (``kind`` 'list' or 'tuple') from the tangent of seq."""
+    if isinstance(t, (list, tuple)) or np.ndim(t) > 0:
+        return list(t) if kind == "list" else tuple(t)
+    return t                       # 0.0: no tangent
+
+
 # ---- linear algebra ------------------------------------------------------------------------
 
 def _matmul_cotangent(g, a, b):
