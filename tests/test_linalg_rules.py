@@ -120,7 +120,7 @@ _LANE_RESHAPE = ("issue 10: vmap(grad): the lane loop's adjoint of a packed deco
                  "comes back without its batch axis (reshape of size 3 into (3, 3, 3))")
 VMAP_XFAIL = {"norm_vector": _TAPE_BRANCH, "norm_axis": _TAPE_BRANCH,
               "norm_matrix": _LANE_LOOP, "norm_matrix_axes": _LANE_LOOP,
-              "svd_square": _LANE_RESHAPE, "qr_r": _LANE_RESHAPE}
+              "svd_square": _LANE_RESHAPE}
 
 
 @pytest.mark.parametrize("f", [
