@@ -190,6 +190,8 @@ class CallResolution:
             if path is not None:
                 return ("prim", path)
             value = self.static_value(func)
+            if isinstance(getattr(value, "__self__", None), (np.ndarray, np.generic)):
+                return ("method", func.attr)     # W.sum(), LABELS.astype(int) of a global
             if value is not _NOVALUE:
                 self.live_attribute(func, value)     # guarded: cfg.act = np.sin is seen
                 return self.classify(value, func)
