@@ -13,6 +13,8 @@ from astjax.lax import all_gather, axis_index, pmax, pmean, pmin, psum  # noqa: 
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
+    if np.iscomplexobj(g) and not np.iscomplexobj(x):
+        g = np.real(g)                 # a real operand's cotangent is the real part
     shape = np.shape(x)
     gshape = np.shape(g)
     if gshape == shape:
@@ -1464,3 +1466,6 @@ def prod_others_jvp2(x, t, s, axis=None):
 from astjax.rules.runtime_linalg import (  # noqa: E402,F401  (linalg helpers)
     eigh_packed, svd_packed, qr_packed, slogdet_sign, slogdet_logabs, tri_mask, diag_mask,
     undefined_where, pair_divide, sym_from_lower, fold_lower, is_tall, is_wide, real_like)
+from astjax.rules.runtime_fft import (  # noqa: E402,F401  (fft and complex helpers)
+    fft_last, ifft_last, rfft_last, irfft_last, fit_last, irfft_weights, abs_slope,
+    complex_only)

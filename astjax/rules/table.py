@@ -116,8 +116,8 @@ defprim("np.log10", vjp={"x": "g / (x * 2.302585092994046)"},
 defprim("np.sqrt", vjp={"x": "g * 0.5 / ans"},
         jvp="t_x * 0.5 / ans", aliases=["math.sqrt"], cython="sqrt(x)")
 defprim("np.square", vjp={"x": "g * 2.0 * x"}, jvp="t_x * 2.0 * x", cython="x * x")
-defprim("np.abs", vjp={"x": "g * np.sign(x)"},
-        jvp="t_x * np.sign(x)", aliases=["np.absolute", "abs", "math.fabs"],
+defprim("np.abs", vjp={"x": "g * _ax.abs_slope(x)"},      # sign(x); conj(x)/|x| if complex
+        jvp="_ax.real_like(t_x * _ax.abs_slope(x), ans)", aliases=["np.absolute", "abs", "math.fabs"],
         cython="astjax_absolute(x)")
 defprim("np.sin", vjp={"x": "g * np.cos(x)"},
         jvp="t_x * np.cos(x)", aliases=["math.sin"], cython="sin(x)")
