@@ -52,3 +52,14 @@ def complex_only(v, x):
     if np.iscomplexobj(x):
         return v
     return np.zeros(np.shape(v), dtype=np.real(np.asarray(v)).dtype)
+
+
+def permute_along(v, perm, axis):
+    """``np.take_along_axis(v, perm, axis)`` for a permutation ``perm`` of that axis, ``v``
+    broadcast against it (a cotangent may be the 0.0 standing for zero)."""
+    v, perm = np.asarray(v), np.asarray(perm)
+    if v.ndim < perm.ndim or v.shape[axis] != perm.shape[axis]:
+        v = np.broadcast_to(v, np.broadcast_shapes(v.shape, perm.shape))
+    while perm.ndim < v.ndim:
+        perm = perm[None]
+    return np.take_along_axis(v, perm, axis)

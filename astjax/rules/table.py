@@ -515,3 +515,15 @@ defprim("np.fmax", "x, y", vjp={"x": f"{UB}(g * ((x >= y) | np.isnan(y)), x)",
 defprim("np.fmin", "x, y", vjp={"x": f"{UB}(g * ((x <= y) | np.isnan(y)), x)",
                                 "y": f"{UB}(g * ~((x <= y) | np.isnan(y)), y)"},
         jvp="np.where((x <= y) | np.isnan(y), t_x, t_y)")
+
+# np.nan_to_num: the identity where x is finite, a constant where it is NaN or infinite
+defprim("np.nan_to_num", "x, copy=True, nan=0.0, posinf=None, neginf=None",
+        vjp={"x": "g * np.isfinite(x)"}, jvp="t_x * np.isfinite(x)")
+# sorting: np.sort / np.partition (numpy_source.py) permute x along an axis by its argsort /
+# argpartition; the adjoint of a permutation is the inverse permutation (argsort of it)
+defprim("np.argsort", "x, axis=-1, kind=None, order=None", nondiff=True, batch="first")
+defprim("np.argpartition", "x, kth, axis=-1, kind='introselect', order=None", nondiff=True,
+        batch="first")
+defprim("_ax.permute_along", "v, perm, axis", batch="elementwise",
+        vjp={"v": "_ax.permute_along(g, np.argsort(perm, axis), axis)"},
+        jvp="_ax.permute_along(t_v, perm, axis)")
