@@ -1467,5 +1467,5 @@ from astjax.rules.runtime_linalg import (  # noqa: E402,F401  (linalg helpers)
     eigh_packed, svd_packed, qr_packed, slogdet_sign, slogdet_logabs, tri_mask, diag_mask,
     undefined_where, pair_divide, sym_from_lower, fold_lower, is_tall, is_wide, real_like)
 from astjax.rules.runtime_fft import (  # noqa: E402,F401  (fft and complex helpers)
-    fft_last, ifft_last, rfft_last, irfft_last, fit_last, irfft_weights, abs_slope,
+    fit_like, fft_size, irfft_size, pad_to, irfft_weights, abs_slope,
     complex_only, permute_along)

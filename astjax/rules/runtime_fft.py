@@ -4,38 +4,49 @@ the stand-ins of fft_numpy.py move the user's axis there."""
 import numpy as np
 
 
-def fft_last(a, norm=None):
-    return np.fft.fft(a, axis=-1, norm=norm)
+def fit_like(v, a):
+    """``v`` cut or zero-padded, axis by axis from the last, to the shape of ``a`` (the
+    adjoint of np.fft's ``n`` / ``s``, which cut or pad the input)."""
+    v = np.asarray(v)
+    for k in range(1, min(v.ndim, np.ndim(a)) + 1):
+        m, want = v.shape[-k], np.shape(a)[-k]
+        if m > want:
+            v = v[(Ellipsis, slice(0, want)) + (slice(None),) * (k - 1)]
+        elif m < want:
+            pad = list(v.shape)
+            pad[-k] = want - m
+            v = np.concatenate([v, np.zeros(pad, dtype=v.dtype)], axis=-k)
+    return v
 
 
-def ifft_last(a, norm=None):
-    return np.fft.ifft(a, axis=-1, norm=norm)
+def fft_size(a, n, axis):
+    """The transform length of np.fft.fft/rfft(a, n, axis)."""
+    return np.shape(a)[axis] if n is None else n
 
 
-def rfft_last(a, norm=None):
-    return np.fft.rfft(a, axis=-1, norm=norm)
+def irfft_size(a, n, axis):
+    """The output length of np.fft.irfft(a, n, axis)."""
+    return 2 * (np.shape(a)[axis] - 1) if n is None else n
 
 
-def irfft_last(a, n, norm=None):
-    return np.fft.irfft(a, n, axis=-1, norm=norm)
+def pad_to(v, size, axis):
+    """``v`` cut or zero-padded to ``size`` along ``axis``."""
+    shape = list(np.shape(v))
+    shape[axis] = size
+    return fit_like(v, np.empty(shape))
 
 
-def fit_last(x, n):
-    """``x`` cut or zero-padded to length ``n`` along its last axis (what np.fft's ``n`` does)."""
-    x = np.asarray(x)
-    m = x.shape[-1]
-    if m >= n:
-        return x[..., :n]
-    pad = np.zeros(x.shape[:-1] + (n - m,), dtype=x.dtype)
-    return np.concatenate([x, pad], axis=-1)
-
-
-def irfft_weights(a, n):
-    """How often each of irfft's m = n // 2 + 1 inputs counts in the Hermitian spectrum of
-    length n: 1 for frequency 0 (and n / 2 when n is even), 2 for the others."""
-    m = np.shape(a)[-1]
+def irfft_weights(a, n, axis):
+    """How often each input of np.fft.irfft(a, n, axis) counts in the Hermitian spectrum of
+    length n: 1 for frequency 0 (and n / 2 when n is even), 2 below n / 2, 0 above (cut off),
+    broadcast to a's shape."""
+    n = irfft_size(a, n, axis)
+    m = np.shape(a)[axis]
     k = np.arange(m)
-    return np.where((k == 0) | (2 * k == n), 1.0, 2.0)
+    w = np.where((k == 0) | (2 * k == n), 1.0, np.where(2 * k < n, 2.0, 0.0))
+    shape = [1] * np.ndim(a)
+    shape[axis] = m
+    return np.broadcast_to(np.reshape(w, shape), np.shape(a))
 
 
 def abs_slope(x):
