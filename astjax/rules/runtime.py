@@ -102,6 +102,8 @@ def finalize(d, x):
     dtype = np.result_type(x)
     if d.shape != shape:
         d = np.broadcast_to(d, shape)
+    if d.dtype.kind == "c" and dtype.kind != "c":
+        d = np.real(d)                  # a real input's gradient is the real part
     if d.dtype != dtype:
         d = d.astype(dtype)
     if not d.flags.writeable or not d.flags.owndata and d.base is not None and d.size != d.base.size:
@@ -1104,6 +1106,8 @@ def finalize_lanes(d, x, n, d_batched=1, x_batched=1):
         d = np.broadcast_to(d[None], (n,) + shape)
     elif d.shape != (n,) + shape:
         d = np.broadcast_to(align(d, len(shape)), (n,) + shape)
+    if d.dtype.kind == "c" and dtype.kind != "c":
+        d = np.real(d)                  # a real input's gradient is the real part
     d = d.astype(dtype, copy=False)
     if not d.flags.writeable:
         d = d.copy()
