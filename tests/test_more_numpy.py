@@ -11,6 +11,7 @@ RNG = np.random.default_rng(2)
 P = RNG.normal(size=12)
 W = np.linspace(0.5, 1.6, 12)
 W34 = W.reshape(3, 4)
+W223 = W.reshape(2, 2, 3)
 
 
 def f_sort(x): return np.sum(np.sort(x) * W) + np.sum(np.sort(np.reshape(x, (3, 4)), axis=0) ** 3 * W34)
@@ -20,7 +21,7 @@ def f_partition(x):
     return np.sum(np.partition(x, 4)[:4] ** 2) + np.sum(np.partition(np.reshape(x, (3, 4)), 1, axis=1)[:, 0])
 def f_nan_to_num(x):
     logs = np.log(x)                            # NaN where x < 0
-    return np.sum(np.nan_to_num(logs) * W) + np.sum(np.nan_to_num(x / (x > 0), posinf=3.0))
+    return np.sum(np.nan_to_num(logs) * W) + np.sum(np.nan_to_num(np.log(x) * x, nan=-1.0) ** 2)
 def f_pad(x):
     m = np.reshape(x, (3, 4))
     return (np.sum(np.pad(x, 2) * np.linspace(0.1, 2.0, 16))
@@ -36,7 +37,7 @@ def f_array_split(x):
 def f_dsplit_rollaxis(x):
     a, b = np.dsplit(np.reshape(x, (2, 3, 2)), 2)
     r = np.rollaxis(np.reshape(x, (2, 3, 2)), 2)
-    return np.sum(a * b) + np.sum(r * W.reshape(2, 2, 3)) + np.sum(np.rollaxis(r, 0, 3)[0] ** 2)
+    return np.sum(a * b) + np.sum(r * W223) + np.sum(np.rollaxis(r, 0, 3)[0] ** 2)
 def f_real_if_close(x): return np.sum(np.real_if_close(x + 0j) * W)
 
 

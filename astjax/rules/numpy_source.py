@@ -11,7 +11,6 @@ Before (user code)::                    After (what grad calls)::
 import numpy as np
 
 from astjax.rules import registry
-from astjax.rules import runtime as _ax
 
 
 # ---- shapes and joining -------------------------------------------------------------------------
@@ -251,7 +250,7 @@ def array_split(ary, indices_or_sections, axis=0):
         for i in range(indices_or_sections):
             bounds.append(bounds[-1] + each + (1 if i < extra else 0))
     else:
-        bounds = [0] + list(indices_or_sections) + [n]
+        bounds = [0] + [i for i in indices_or_sections] + [n]
     return [np.moveaxis(moved[bounds[i]:bounds[i + 1]], 0, axis)
             for i in range(len(bounds) - 1)]
 
@@ -268,22 +267,6 @@ def rollaxis(a, axis, start=0):
     if start > axis:
         start = start - 1
     return np.moveaxis(a, axis, start)
-
-
-def sort(a, axis=-1, kind=None, order=None):
-    if axis is None:
-        flat = np.ravel(a)
-        return _ax.permute_along(flat, np.argsort(flat, -1, "stable"), -1)
-    axis = axis - np.ndim(a) if axis >= 0 else axis
-    return _ax.permute_along(a, np.argsort(a, axis, "stable"), axis)
-
-
-def partition(a, kth, axis=-1, kind="introselect", order=None):
-    if axis is None:
-        flat = np.ravel(a)
-        return _ax.permute_along(flat, np.argpartition(flat, kth, -1), -1)
-    axis = axis - np.ndim(a) if axis >= 0 else axis
-    return _ax.permute_along(a, np.argpartition(a, kth, axis), axis)
 
 
 def _pad_index(n, before, after, mode):
@@ -331,7 +314,6 @@ STAND_INS = {
     np.gradient: gradient, np.select: select, np.cross: cross, np.inner: inner,
     np.kron: kron, np.tensordot: tensordot, np.fabs: fabs, np.reciprocal: reciprocal,
     np.deg2rad: deg2rad, np.radians: deg2rad, np.rad2deg: rad2deg, np.degrees: rad2deg,
-    np.array_split: array_split, np.dsplit: dsplit, np.rollaxis: rollaxis, np.sort: sort,
-    np.partition: partition, np.pad: pad}
+    np.array_split: array_split, np.dsplit: dsplit, np.rollaxis: rollaxis, np.pad: pad}
 for _library, _helper in STAND_INS.items():
     registry.replace_with(_library, _helper)

@@ -1472,4 +1472,4 @@ from astjax.rules.runtime_linalg import (  # noqa: E402,F401  (linalg helpers)
     undefined_where, pair_divide, sym_from_lower, fold_lower, is_tall, is_wide, real_like)
 from astjax.rules.runtime_fft import (  # noqa: E402,F401  (fft and complex helpers)
     fit_like, fft_size, irfft_size, pad_to, irfft_weights, abs_slope,
-    complex_only, permute_along)
+    complex_only, permute_along, order_take, order_put)

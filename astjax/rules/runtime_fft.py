@@ -74,3 +74,26 @@ def permute_along(v, perm, axis):
     while perm.ndim < v.ndim:
         perm = perm[None]
     return np.take_along_axis(v, perm, axis)
+
+
+def _order(x, kth, axis):
+    if axis is None:
+        x = np.ravel(x)
+        axis = -1
+    if kth is None:
+        return np.argsort(x, axis=axis, kind="stable"), axis
+    return np.argpartition(x, kth, axis=axis), axis
+
+
+def order_take(t, x, kth=None, axis=-1):
+    """``t`` reordered as np.sort(x, axis) (kth None) or np.partition(x, kth, axis) reorders
+    x: the tangent of a sort; linear in t."""
+    perm, ax = _order(x, kth, axis)
+    return permute_along(np.ravel(t) if axis is None and np.ndim(t) else t, perm, ax)
+
+
+def order_put(g, x, kth=None, axis=-1):
+    """The adjoint of order_take: ``g`` put back where the sorted entries came from."""
+    perm, ax = _order(x, kth, axis)
+    out = permute_along(g, np.argsort(perm, axis=ax), ax)
+    return np.reshape(out, np.shape(x)) if axis is None else out

@@ -519,11 +519,22 @@ defprim("np.fmin", "x, y", vjp={"x": f"{UB}(g * ((x <= y) | np.isnan(y)), x)",
 # np.nan_to_num: the identity where x is finite, a constant where it is NaN or infinite
 defprim("np.nan_to_num", "x, copy=True, nan=0.0, posinf=None, neginf=None",
         vjp={"x": "g * np.isfinite(x)"}, jvp="t_x * np.isfinite(x)")
-# sorting: np.sort / np.partition (numpy_source.py) permute x along an axis by its argsort /
-# argpartition; the adjoint of a permutation is the inverse permutation (argsort of it)
-defprim("np.argsort", "x, axis=-1, kind=None, order=None", nondiff=True, batch="first")
-defprim("np.argpartition", "x, kth, axis=-1, kind='introselect', order=None", nondiff=True,
-        batch="first")
-defprim("_ax.permute_along", "v, perm, axis", batch="elementwise",
-        vjp={"v": "_ax.permute_along(g, np.argsort(perm, axis), axis)"},
-        jvp="_ax.permute_along(t_v, perm, axis)")
+# sorting: np.sort / np.partition permute x along an axis (by its argsort / argpartition):
+# the tangent is the same permutation of t_x, the cotangent the inverse one (runtime_fft.py)
+def _sort_rule(b, prim, args):
+    from astjax.batching.rules import value_of
+    x = next(iter(args.values()))
+    if x.batched and value_of(b, args["axis"]) is None:
+        b.cannot(f"{prim.key} with axis=None")
+    from astjax.rules.fft import axis_rule
+    return axis_rule("axis")(b, prim, args)
+
+
+defprim("np.sort", "x, axis=-1, kind=None, order=None", batch=_sort_rule,
+        vjp={"x": "_ax.order_put(g, x, None, axis)"}, jvp="_ax.order_take(t_x, x, None, axis)")
+defprim("np.partition", "x, kth, axis=-1, kind='introselect', order=None", batch=_sort_rule,
+        vjp={"x": "_ax.order_put(g, x, kth, axis)"}, jvp="_ax.order_take(t_x, x, kth, axis)")
+defprim("_ax.order_take", "t, x, kth=None, axis=-1", batch=_sort_rule,
+        vjp={"t": "_ax.order_put(g, x, kth, axis)"}, jvp="_ax.order_take(t_t, x, kth, axis)")
+defprim("_ax.order_put", "g, x, kth=None, axis=-1", batch=_sort_rule,
+        vjp={"g": "_ax.order_take(g, x, kth, axis)"}, jvp="_ax.order_put(t_g, x, kth, axis)")
