@@ -38,7 +38,7 @@ def axis_rule(*axis_params):
     """vmap rule of a transform along axes: the result keeps the operand's rank, and its
     axis parameters are rewritten to count from the end, past vmap's leading batch axis."""
     def rule(b, prim, args):
-        from astjax.batching.rules import _bat, _un, value_of
+        from astjax.batching.rules import _NOCONST, _bat, _un, value_of
         from astjax.frontend.syntax import parse_expr
         first, *rest = args.values()
         if any(getattr(a, "batched", False) for p, a in args.items()
@@ -54,6 +54,8 @@ def axis_rule(*axis_params):
                 continue
             v = value_of(b, args[p])
             s = value_of(b, args["s"]) if "s" in args else None
+            if v is _NOCONST or s is _NOCONST:
+                b.cannot(f"{prim.key} with an axis known only when it runs")
             if v is None:
                 v = tuple(range(-(len(s) if s is not None else first.rank), 0))
             elif isinstance(v, int):

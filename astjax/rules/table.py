@@ -524,8 +524,11 @@ defprim("np.nan_to_num", "x, copy=True, nan=0.0, posinf=None, neginf=None",
 def _sort_rule(b, prim, args):
     from astjax.batching.rules import value_of
     x = next(iter(args.values()))
-    if x.batched and value_of(b, args["axis"]) is None:
-        b.cannot(f"{prim.key} with axis=None")
+    if value_of(b, args["axis"]) is None:
+        if any(a.batched for a in args.values()):
+            b.cannot(f"{prim.key} with axis=None")       # vmap loops over the lanes here
+        from astjax.batching.rules import _un
+        return b.recall(), _un(args["x"].rank if prim.key == "_ax.order_put" else 1)
     from astjax.rules.fft import axis_rule
     return axis_rule("axis")(b, prim, args)
 
