@@ -114,9 +114,6 @@ def test_list_operand_of_a_reduction(transform, ret, tmp_path):
     kept(LIST_OPERAND.format(ret=ret), ((3,),), transform, 213, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: unbroadcast_lanes of a "
-                   "global's view W0[..., :1] after a helper with a loop ('tuple index out of "
-                   "range' in _ax)")
 def test_vmap_grad_global_view(tmp_path):
     kept("""
         W0 = np.ones(4) * 0.25
@@ -135,9 +132,6 @@ def test_vmap_grad_global_view(tmp_path):
         """, ((1, 3), ()), "vmap_grad", 3, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: the tape of a helper's "
-                   "loop under vmap is stacked / indexed per lane with the wrong structure "
-                   "(internal NumPy / TypeError from generated code)")
 def test_vmap_grad_helper_loop_tape(tmp_path):
     kept("""
         def soft(a, k=2):
@@ -194,9 +188,7 @@ def test_copy_then_slice_write(transform, tmp_path):
         """, ((3,), ()), transform, 1, tmp_path)
 
 
-@pytest.mark.parametrize("transform", ["grad", "hessian", pytest.param("vmap_grad", marks=
-    pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: _ax.unstack's "
-                      "per-lane loop (see test_vmap_grad_of_a_stacked_list)"))])
+@pytest.mark.parametrize("transform", ["grad", "hessian", "vmap_grad"])
 def test_append_stack_then_inplace(transform, tmp_path):
     kept("""
         def f(x):
@@ -266,9 +258,6 @@ def test_vmap_grad_unread_list_reshape(tmp_path):
         """, ((2, 3),), "vmap_grad", 0, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: a while loop on a value over a copy: the "
-    "tape's per-lane shapes do not broadcast"))
 def test_vmap_grad_value_while_over_copy(tmp_path):
     kept("""
         def f(x, y):
@@ -339,9 +328,6 @@ def test_vmap_grad_item_write_into_helper_result(tmp_path):
         """, ((2, 3), (2, 3)), "vmap_grad", 1, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: np.sum(np.stack(list), axis=0) then -= : "
-    "add_to_lanes gets a cotangent with an extra axis"))
 def test_vmap_grad_stack_sum_then_inplace(tmp_path):
     kept("""
         N0 = 1
@@ -362,9 +348,6 @@ def test_vmap_grad_stack_sum_then_inplace(tmp_path):
         """, ((2, 3),), "vmap_grad", 0, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: a list of mixed per-example scalars, item "
-    "write and append: inhomogeneous stack"))
 def test_vmap_grad_list_of_mixed_scalars(tmp_path):
     kept("""
         N0 = 1

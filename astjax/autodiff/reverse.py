@@ -296,12 +296,16 @@ class _FunctionReverse:
         return out
 
     def _built_lists(self):
-        """Variables the code builds as a list or tuple (a display, or appended to): a NumPy
-        function reads them as one array, so its array cotangent is split into the items'."""
+        """Variables that may hold a list or tuple the code builds (a display, list(seq), a
+        list appended to) or gets from a helper: a NumPy function reads them as one array, so
+        its array cotangent is split into the items' (the helper's reverse sweep, which pops
+        its list's items, needs them so)."""
         out = set()
         for s in _walk_stmts(self.fdef.body):
-            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
-                    isinstance(s.value, (gast.List, gast.Tuple)):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and (
+                    isinstance(s.value, (gast.List, gast.Tuple)) or
+                    prim_key(s.value, self.helpers) in ("helper", "_ax.as_list",
+                                                        "_ax.as_tuple")):
                 out.add(s.targets[0].id)
             if isinstance(s, gast.Expr) and _is_append(s):
                 out.add(s.value.func.value.id)

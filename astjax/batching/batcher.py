@@ -35,7 +35,7 @@ import numpy as np
 from astjax.frontend.syntax import assign, call, gast, name
 from astjax.batching.control import Arg, BatchingWarning, CannotBatch, FunctionBatcher, TAPE_PREFIX
 from astjax.batching.values import (Lst, Tup, Val, build_node, is_batched, item_node, merge_into,
-                              of_value, signature_key)
+                              merge_tuple_into, of_value, signature_key)
 from astjax.core.emit import compile_functions
 from astjax.frontend.captures import stale
 from astjax.core.normalize import normalize
@@ -468,6 +468,10 @@ class ProgramBatcher:
 
     def merge(self, lst, info):
         if merge_into(lst, info):
+            self.changed = True
+
+    def merge_tuple(self, lst, info):
+        if merge_tuple_into(lst, info):
             self.changed = True
 
     def mutates_lists(self, fname):

@@ -191,15 +191,18 @@ class BranchBatcher:
         rank = joined.rank if isinstance(joined, Val) else None
         info = Val(True, rank, True if rank else (mask_info.lanes or a.lanes or b.lanes),
                    joined.maybe_none if isinstance(joined, Val) else False)
-        side = a if a.batched else b
+        # an unknown rank is that of the sides (a constant, the zero 0.0, has none to add)
+        sides = [x for x in (a, b) if not isinstance(x.node, gast.Constant)] or [a]
         key = (mask.id if isinstance(mask, gast.Name) else id(mask), rank,
-               # an unknown rank is that of this side: a mask aligned to it fits no other
-               None if rank is not None else _node_key(side.node))
+               None if rank is not None else tuple(_node_key(x.node) for x in sides))
         if key not in masks:
             if rank is None:
-                # the lane rank of either side (both sides have it when it is known)
-                ndim = "_ax.lane_ndim(a)" if side.batched else "np.ndim(a)"
-                masks[key] = self.atom(self.t(f"_ax.align(m, {ndim})", m=mask, a=side), "mask")
+                # the lane rank of the higher side: a mask aligned to it fits both
+                ndims = [f"_ax.lane_ndim({v})" if x.batched else f"np.ndim({v})"
+                         for x, v in zip(sides, "ab")]
+                ndim = ndims[0] if len(ndims) == 1 else f"max({', '.join(ndims)})"
+                masks[key] = self.atom(self.t(f"_ax.align(m, {ndim})", m=mask,
+                                              **dict(zip("ab", sides))), "mask")
             else:
                 masks[key] = self.lift(Arg(mask, mask_info), rank) if rank != 0 else mask
         m = masks[key]

@@ -14,7 +14,7 @@ gathers are, so a lane that will be discarded cannot raise.
 """
 from astjax.frontend.syntax import call, const, gast, name
 from astjax.batching.rules import _bat, _is_int, _un, value_of
-from astjax.batching.values import DYN, SCALAR, Lst, Tup, Val, is_batched
+from astjax.batching.values import DYN, SCALAR, Lst, Tup, Val, is_batched, tape_item
 
 class _Part:
     """One part of an index: 'slice', 'none', 'ellipsis', 'int' or 'array' (an Arg)."""
@@ -101,7 +101,10 @@ def getitem(b, op):
     if b.regions:
         _clip_in_region(b, x, parts)
     if x.info.dyn and not batched_index:
-        return b.t("_ax.dyn_getitem(x, i)", x=x, i=_value_index(parts)), DYN
+        fact = DYN
+        if x.info.tups and isinstance(op.slice, gast.Constant) and type(op.slice.value) is int:
+            fact = tape_item(x.info, op.slice.value) or DYN
+        return b.t("_ax.dyn_getitem(x, i)", x=x, i=_value_index(parts)), fact
     if not batched_index:
         if not any(p.kind == "array" for p in parts) or _adv_contiguous(parts):
             return gast.Subscript(value=x.node, slice=_index_node(parts, [_COLON]),

@@ -19,6 +19,8 @@ After::
 
 ``ListBatcher`` is a mixin of ``FunctionBatcher`` (batching_control.py).
 """
+from dataclasses import replace
+
 from astjax.frontend.syntax import assign, call, gast, name
 from astjax.batching.flow import _at
 from astjax.batching.values import (DYN, Arg, CannotBatch, Lst, Tup, Val, build_node, is_batched,
@@ -78,7 +80,10 @@ class ListBatcher:
         self.check_list_use(lst_node, "popping from", s)
         info = self.info(lst_node)
         if isinstance(info, Lst):
-            return op, info.elem if info.elem is not None else Val(False, None)
+            elem = info.elem if info.elem is not None else Val(False, None)
+            if info.tups and isinstance(elem, Val) and elem.dyn:
+                elem = replace(elem, tups=tuple(info.tups[n] for n in sorted(info.tups)))
+            return op, elem
         return op, DYN if is_batched(info) else Val(False, None)
 
     def append(self, s):
@@ -89,9 +94,11 @@ class ListBatcher:
         info = self.info(lst_node)
         self.outs.append([])
         if isinstance(info, Lst):
+            tape = isinstance(lst_node, gast.Name) and lst_node.id.startswith(TAPE_PREFIX)
             self.prog.merge(info, self.info(item))
+            if tape and isinstance(self.info(item), Tup):
+                self.prog.merge_tuple(info, self.info(item))
             if info.batched:
-                tape = isinstance(lst_node, gast.Name) and lst_node.id.startswith(TAPE_PREFIX)
                 item = self.store_value(self.arg(item), tape)
         emitted = self.outs.pop()
         emitted.append(_at(gast.Expr(value=call(gast.Attribute(value=lst_node, attr="append",

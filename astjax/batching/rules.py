@@ -246,6 +246,14 @@ def elementwise(b, prim, args):
     if not any(a.batched for _, a in arrays):
         return b.recall(), _un(rank)
     repl = {}
+    if not any(a.lanes for _, a in arrays) and \
+            any(not a.batched and a.rank != 0 for _, a in arrays):
+        # every per-lane operand may be a 0-d value the lanes share: give one its batch axis,
+        # or an array operand would make a result without one, taken for per-lane
+        i, (p, a) = next((i, pa) for i, pa in enumerate(arrays) if pa[1].batched)
+        lanes_arg = type(a)(b.lanes(a), Val(True, a.rank, True))
+        arrays[i] = (p, lanes_arg)
+        repl[p] = lanes_arg.node
     for p, a in arrays:
         if not a.batched:
             continue

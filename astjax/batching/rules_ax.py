@@ -157,9 +157,10 @@ def add_to(b, prim, args):
             b.cannot("a per-lane index into a list")
         return b.recall(), DYN
     gn = b.lanes(g) if g.batched else g.node
+    # x of unknown kind (a helper's results) may be a tuple: then so is the adjoint
+    fact = DYN if getattr(x.info, "dyn", False) else _bat(x.rank)
     return b.t("_ax.add_to_lanes(d, x, i, g, n, xb, gb, ib)", d=d, x=x, i=index, g=gn,
-               n=b.B(), xb=int(x.batched), gb=int(g.batched), ib=int(index.batched)), \
-        _bat(x.rank)
+               n=b.B(), xb=int(x.batched), gb=int(g.batched), ib=int(index.batched)), fact
 
 
 @rule("take_slot")
@@ -269,3 +270,19 @@ def prod_others(b, prim, args):
     like = Arg(repl["x"], Val(True, rank))
     repl["axis"] = batch_axis(b, like, args["axis"])
     return b.recall(**repl), _bat(rank)
+
+
+@rule("as_seq")
+def as_seq(b, prim, args):
+    """list(seq) / tuple(seq) of a list or tuple: the same items, per lane as they were; of a
+    per-lane array (whose items are its rows), vmap loops over the batch."""
+    seq, = _pos(args, 1)
+    if not seq.batched:
+        return b.recall(), _un(None) if not isinstance(seq.info, (Lst, Tup)) else \
+            (b.new_list(seq.info.elem) if isinstance(seq.info, Lst) and prim.key.endswith("list")
+             else seq.info if isinstance(seq.info, Tup) and prim.key.endswith("tuple") else DYN)
+    if isinstance(seq.info, Lst) and prim.key.endswith("list"):
+        return b.recall(), b.new_list(seq.info.elem)
+    if isinstance(seq.info, Tup) and prim.key.endswith("tuple"):
+        return b.recall(), seq.info
+    b.cannot(f"{prim.key.split('_')[-1]}() of a per-lane value")

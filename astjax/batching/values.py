@@ -31,6 +31,7 @@ class Val:
     maybe_none: bool = False     # may still be None (a pre-initialized return value)
     view: bool = False           # a read-only broadcast view: copy before item writes
     dyn: bool = False            # popped from a list of mixed things: may even be a tuple
+    tups: tuple = ()             # dyn off a tape: the facts of the tuples the tape holds
 
     def __repr__(self):
         if self.maybe_none and self.rank is None and not self.batched:
@@ -66,6 +67,7 @@ class Lst:
     whole program: an append late in the program can make an early literal batched)."""
     site: object
     elem: object = None          # None: nothing stored yet (bottom)
+    tups: dict = None            # a tape: the join of the tuples pushed, by length
 
     @property
     def batched(self):
@@ -158,6 +160,32 @@ def merge_into(lst, info):
         lst.elem = new
         return True
     return False
+
+
+def merge_tuple_into(lst, info):
+    """Record a tuple pushed onto a tape (a reverse sweep unpacks it again); True when new."""
+    if lst.tups is None:
+        lst.tups = {}
+    n = len(info.items)
+    new = join(lst.tups.get(n), info)
+    if new != lst.tups.get(n):
+        lst.tups[n] = new
+        return True
+    return False
+
+
+def tape_item(info, index):
+    """The fact of ``t[index]`` for ``t`` popped off a tape holding values of mixed kinds:
+    a reverse sweep unpacks only the tuples its forward sweep pushed, so the item is item
+    ``index`` of one of them long enough to have it.  None when nothing is known."""
+    items = [t.items[index] for t in info.tups
+             if isinstance(t, Tup) and -len(t.items) <= index < len(t.items)]
+    if not items:
+        return None
+    out = None
+    for item in items:
+        out = join(out, item)
+    return out
 
 
 def as_batched(info):

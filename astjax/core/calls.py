@@ -22,6 +22,7 @@ After::
 ``CallResolution`` is a mixin of ``normalize._Normalizer``, which supplies ``atom``,
 ``emit``, ``capture_value``, ``fail`` and ``name_of``.
 """
+import builtins
 import inspect
 import os
 import sysconfig
@@ -47,7 +48,7 @@ METHODS["flatten"] = "np.ravel"
 ATTRIBUTES = {"T": "np.transpose", "shape": "np.shape", "ndim": "np.ndim", "size": "np.size",
               "dtype": "np.result_type"}
 # builtins that mean a NumPy function
-BUILTIN_AS = {"abs": "np.abs", "sum": "np.sum"}
+BUILTIN_AS = {"abs": "np.abs", "sum": "np.sum", "any": "np.any", "all": "np.all"}
 # Methods of np.random.RandomState / np.random.Generator (and functions of np.random) that
 # draw numbers: ``_ax.draw(rs, 'randn', 3)``, a constant of the sample through which no
 # derivative flows (as autograd treats it; the reparameterization ``mean + std * eps`` then
@@ -75,6 +76,25 @@ def _random_draw(value):
     if isinstance(value, type) and value in (np.random.RandomState, np.random.Generator):
         return name
     return None
+
+
+# builtins that consume a whole iterable: a generator passed to one reads as a list
+_CONSUMERS = (sum, any, all, max, min, list, tuple, sorted)
+
+
+def _plain_lambda(f, n):
+    """``lambda a, b: ...`` with ``n`` plain positional parameters (map can inline it)."""
+    a = f.args
+    return len(a.args) == n and not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults or
+                                     getattr(a, "posonlyargs", None))
+
+
+def _located(node, where):
+    """``node`` (and what it holds) placed at ``where`` in the user's source."""
+    for n in gast.walk(node):
+        if getattr(n, "lineno", None) is None and hasattr(where, "lineno"):
+            n.lineno, n.col_offset = where.lineno, where.col_offset
+    return node
 
 
 class CallResolution:
@@ -251,7 +271,68 @@ class CallResolution:
                              f"Python functions can be transformed)", NoRuleError)
         self.fail(where, f"{value!r} is not callable")
 
+    def builtin_of(self, func):
+        """The builtin a call's name means (not shadowed by a local or a global), or None."""
+        if isinstance(func, gast.Name) and func.id not in self.locals and \
+                func.id not in self.nested and hasattr(builtins, func.id) and \
+                self.parsed.env.get(func.id, getattr(builtins, func.id)) is \
+                getattr(builtins, func.id):
+            return getattr(builtins, func.id)
+        return None
+
+    def desugar(self, e):
+        """Python's iteration builtins, spelled as the list comprehensions they mean:
+
+            sum(v * v for v in x)     ->  sum([v * v for v in x])      (any, all, max, ...)
+            map(f, a, b)              ->  [f(a1, b1) for a1, b1 in zip(a, b)]
+            map(lambda v: v * v, x)   ->  [v * v for v in x]
+            dict(w=x, b=2.0)          ->  {'w': x, 'b': 2.0}
+
+        A generator is consumed whole by those builtins, so the list gives the same values;
+        returns ``e`` itself when nothing applies."""
+        fn = self.builtin_of(e.func)
+        if fn is None:
+            return e
+        if fn in _CONSUMERS and len(e.args) == 1 and isinstance(e.args[0], gast.GeneratorExp):
+            gen = e.args[0]
+            comp = gast.ListComp(elt=gen.elt, generators=gen.generators)
+            return gast.Call(func=e.func, args=[_located(comp, gen)], keywords=e.keywords)
+        if fn is map and len(e.args) >= 2 and not e.keywords and \
+                not any(isinstance(a, gast.Starred) for a in e.args):
+            f, iterables = e.args[0], e.args[1:]
+            if isinstance(f, gast.Lambda) and _plain_lambda(f, len(iterables)):
+                params = [gast.Name(id=a.id, ctx=gast.Store(), annotation=None,
+                                    type_comment=None) for a in f.args.args]
+                elt = f.body
+            else:
+                params = [name(self.fresh("item"), gast.Store()) for _ in iterables]
+                elt = gast.Call(func=f, args=[name(p.id) for p in params], keywords=[])
+            if len(iterables) == 1:
+                target, source = params[0], iterables[0]
+            else:
+                target = gast.Tuple(elts=params, ctx=gast.Store())
+                zip_name = "zip"
+                if self.builtin_of(name("zip")) is not zip:       # the user's own zip
+                    self.fail(e, "map over several iterables needs the builtin zip")
+                self.parsed.env.setdefault("zip", zip)
+                source = gast.Call(func=name(zip_name), args=list(iterables), keywords=[])
+            comp = gast.ListComp(elt=elt, generators=[gast.comprehension(
+                target=target, iter=source, ifs=[], is_async=0)])
+            return _located(comp, e)
+        if fn is dict and not e.args and e.keywords and all(k.arg for k in e.keywords):
+            return _located(gast.Dict(keys=[const(k.arg) for k in e.keywords],
+                                      values=[k.value for k in e.keywords]), e)
+        return e
+
     def call(self, e, out):
+        sugar = self.desugar(e)
+        if sugar is not e:
+            return self.expr(sugar, out)
+        fn = self.builtin_of(e.func)
+        if fn in (list, tuple) and len(e.args) == 1 and not e.keywords and \
+                not isinstance(e.args[0], gast.Starred):
+            # list(seq): a copy of an iterable's items (the display [a, b] is another entry)
+            return call(f"_ax.as_{fn.__name__}", [self.atom(e.args[0], out)])
         kind, what = self.resolve_callee(e.func)
         if kind == "prim" and primitives.lookup(what) is None and \
                 _random_draw(primitives.resolve_path(what)) is not None:

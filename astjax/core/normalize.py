@@ -591,22 +591,21 @@ class _Normalizer(FlowLowering, CallResolution):
         return name(result)
 
     def listcomp(self, e, out):
-        if len(e.generators) != 1:
-            self.fail(e, "list comprehensions with several 'for' are not supported")
-        gen = e.generators[0]
+        """``[elt for a in xs if c for b in ys]`` -> the nested loops appending to a list."""
+        if any(getattr(g, "is_async", 0) for g in e.generators):
+            self.fail(e, f"cannot {self.verb} through an async comprehension")
         result = self.fresh("items")
         out.append(self.stmt(assign(result, gast.List(elts=[], ctx=gast.Load()))))
-        append = gast.Expr(value=call(gast.Attribute(value=name(result), attr="append",
-                                                     ctx=gast.Load()), [e.elt]))
-        body = [append]
-        for cond in reversed(gen.ifs):
-            body = [gast.If(test=cond, body=body, orelse=[])]
-        for node in body:
-            _set_origin(node, self.origin)
-        loop = gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[], type_comment=None)
-        _set_origin(loop, self.origin)
-        self.locals |= {n.id for n in gast.walk(gen.target) if isinstance(n, gast.Name)}
-        out += self.for_loop(loop)
+        body = [gast.Expr(value=call(gast.Attribute(value=name(result), attr="append",
+                                                    ctx=gast.Load()), [e.elt]))]
+        for gen in reversed(e.generators):
+            for cond in reversed(gen.ifs):
+                body = [gast.If(test=cond, body=body, orelse=[])]
+            body = [gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[],
+                             type_comment=None)]
+            self.locals |= {n.id for n in gast.walk(gen.target) if isinstance(n, gast.Name)}
+        _set_origin(body[0], self.origin)
+        out += self.for_loop(body[0])
         return name(result)
 
     def index(self, index, out):

@@ -255,6 +255,36 @@ def seq_item(d, i):
     return 0.0
 
 
+def as_list(seq):
+    """``list(seq)``: a new list of the items of ``seq`` (the rows of an array)."""
+    return list(seq)
+
+
+def as_tuple(seq):
+    """``tuple(seq)``: a tuple of the items of ``seq`` (the rows of an array)."""
+    return tuple(seq)
+
+
+def as_seq_vjp(g, seq):
+    """The cotangent of ``seq`` from the cotangent ``g`` of ``list(seq)`` / ``tuple(seq)``:
+    item by item for a list or tuple; for an array, its rows stacked (0.0 rows are zeros)."""
+    if isinstance(seq, (list, tuple)):
+        if isinstance(g, (list, tuple)) or np.ndim(g) > 0:
+            return list(g)         # (a NumPy function read the copy as one array: its rows)
+        return g                   # 0.0: nothing flowed
+    if not isinstance(g, (list, tuple)):
+        return g                   # 0.0, or the array's own cotangent
+    rows = np.shape(seq)[1:]
+    return np.stack([np.broadcast_to(r, rows) for r in g]) if len(g) else np.zeros(np.shape(seq))
+
+
+def seq_tangent(t, kind):
+    """The tangent of ``list(seq)`` (``kind`` 'list' or 'tuple') from the tangent of seq."""
+    if isinstance(t, (list, tuple)) or np.ndim(t) > 0:
+        return list(t) if kind == "list" else tuple(t)
+    return t                       # 0.0: no tangent
+
+
 # ---- linear algebra ------------------------------------------------------------------------
 
 def _matmul_cotangent(g, a, b):
@@ -1116,7 +1146,15 @@ def finalize_lanes(d, x, n, d_batched=1, x_batched=1):
 
 def add_to_lanes(d, x, index, g, n, x_batched=1, g_batched=1, index_batched=0):
     """``add_to`` per lane: ``d[:, index] += g`` into a per-lane adjoint shaped like ``x``
-    (with ``index_batched``, index arrays with a batch axis pick per-lane positions)."""
+    (with ``index_batched``, index arrays with a batch axis pick per-lane positions).
+    Into a list, tuple or dict (a helper's packed results), the item's adjoint is the
+    per-lane one: the container itself has no batch axis."""
+    if isinstance(x, (list, tuple, dict)):
+        if index_batched:
+            from astjax.errors import AstjaxError
+            raise AstjaxError("vmap of a gradient: a per-lane index into a list or tuple is not "
+                              "supported; index it with a Python int")
+        return add_to(d, x, index, g)
     shape = (n,) + (np.shape(x)[1:] if x_batched else np.shape(x))
     if not isinstance(d, np.ndarray) or d.shape != shape or not d.flags.writeable:
         base = d
@@ -1147,7 +1185,10 @@ def _lane_index(index, n, index_batched):
 
 
 def take_slot_lanes(d, index, index_batched=0):
-    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed)."""
+    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed); of a
+    list, tuple or dict of per-lane adjoints, the item's."""
+    if isinstance(d, (list, tuple, dict)):
+        return take_slot(d if not isinstance(d, tuple) else list(d), index)
     where = _lane_index(index, np.shape(d)[0], index_batched)
     value = np.copy(d[where])
     d[where] = 0.0

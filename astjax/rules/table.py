@@ -292,6 +292,15 @@ defprim("np.stack", "arrays, axis=0", batch="join", vjp={"arrays": "_ax.unstack(
 defprim("getitem", "x, index", batch="control", vjp={"x": "_ax.getitem_vjp(g, x, index)"}, jvp="t_x[index]")
 defprim("tuple", "*items", batch="control", vjp={"items": "_ax.seq_item(g, i)"}, jvp="t_items", cython="numpy")
 defprim("list", "*items", batch="control", vjp={"items": "_ax.seq_item(g, i)"}, jvp="t_items", cython="numpy")
+# list(seq) and tuple(seq) of one iterable (not the displays above): a copy of its items
+defprim("_ax.as_list", "seq", batch="as_seq", vjp={"seq": "_ax.as_seq_vjp(g, seq)"},
+        jvp="_ax.seq_tangent(t_seq, 'list')", cython="numpy")
+defprim("_ax.as_tuple", "seq", batch="as_seq", vjp={"seq": "_ax.as_seq_vjp(g, seq)"},
+        jvp="_ax.seq_tangent(t_seq, 'tuple')", cython="numpy")
+defprim("_ax.as_seq_vjp", "g, seq", batch="loop", vjp={"g": "_ax.seq_tangent(g, 'list')"},
+        jvp="_ax.as_seq_vjp(t_g, seq)", cython="numpy")
+defprim("_ax.seq_tangent", "t, kind", batch="loop", vjp={"t": "_ax.as_seq_vjp(g, t)"},
+        jvp="_ax.seq_tangent(t_t, kind)", cython="numpy")
 defprim("dict", "*items", batch="control", vjp={"items": "_ax.seq_item(g, i)"}, jvp="t_items")  # i: the key
 defprim("copy", "x", batch="control", vjp={"x": "g"}, jvp="t_x")          # y = x
 
