@@ -218,6 +218,16 @@ ELSEWHERE = {
     "_ax.add_to_lanes": "vmap of a gradient's in-place adjoint update: test_vmap.py's "
                         "vmap(grad) cases against a loop over grad",
     "_ax.take_slot_lanes": "likewise",
+    # np.fft and complex parts: tests/test_fft_rules.py, first and second order against
+    # central differences, jvp, vmap(grad) against a loop, float32
+    **{k: "tests/test_fft_rules.py" for k in (
+        "np.fft.fft", "np.fft.ifft", "np.fft.fftn", "np.fft.ifftn", "np.fft.fft2",
+        "np.fft.ifft2", "np.fft.rfft", "np.fft.irfft", "np.fft.fftshift", "np.fft.ifftshift",
+        "np.real", "np.imag", "np.conj", "_ax.abs_slope", "_ax.real_like", "_ax.complex_only",
+        "_ax.fit_like", "_ax.pad_to")},
+    # sorting and nan_to_num: tests/test_more_numpy.py, likewise
+    **{k: "tests/test_more_numpy.py" for k in (
+        "np.nan_to_num", "np.sort", "np.partition", "_ax.order_take", "_ax.order_put")},
 }
 
 # nondiff entries with float operands: finite differences must give zero (piecewise constant)
@@ -249,7 +259,8 @@ NO_FLOAT_OPERAND = {
     "not_", "invert", "and_", "or_", "xor", "np.shape", "np.ndim", "np.size",
     "np.result_type", "len", "range", "slice", "np.zeros", "np.ones", "np.empty", "np.eye",
     "np.empty_like", "_ax.transpose_axes", "_ax.seed", "_ax.check_differentiable",
-    "_ax.check_no_alias",
+    "_ax.check_no_alias", "np.iscomplexobj", "_ax.fft_size", "_ax.irfft_size",
+    "_ax.irfft_weights",
     "_ax.unit_basis", "_ax.dict_keys", "_ax.batch_shape", "_ax.lanes_shape", "_ax.dot_spec",
     "_ax.clip_index", "_ax.seed_lanes",
 } | {k for k in registry.REGISTRY if k.startswith("_ax.lane_")} | {

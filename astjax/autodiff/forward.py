@@ -257,7 +257,8 @@ class _FunctionForward:
         if key == "getitem":
             return _is_active_atom(op.value, active)
         if key in ("tuple", "list"):
-            return any(_is_active_atom(a, active) for a in op.elts)
+            items = op.elts if hasattr(op, "elts") else op.args    # [a, b] or list(a)
+            return any(_is_active_atom(a, active) for a in items)
         if key == "dict":
             return any(_is_active_atom(a, active) for a in op.values)
         if key == "list.pop":

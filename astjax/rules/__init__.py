@@ -20,4 +20,5 @@ After (what the transforms instantiate for ``exp2 = np.exp(neg1)``)::
 from astjax.rules import table  # noqa: F401  (fills the rule table)
 from astjax.rules import numpy_source  # noqa: F401  (NumPy functions written in NumPy)
 from astjax.rules import linalg  # noqa: F401  (np.linalg: det, cholesky, eigh, svd, qr, norms)
+from astjax.rules import fft  # noqa: F401  (np.fft, and np.real/imag/conj/abs of complex)
 from astjax.rules import scipy  # noqa: F401  (SciPy's entries, once a program imports SciPy)

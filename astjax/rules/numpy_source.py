@@ -239,6 +239,72 @@ def rad2deg(x):
     return x * (180.0 / np.pi)
 
 
+# ---- more splits, axes, sorting, padding (issue 14) -----------------------------------------
+
+def array_split(ary, indices_or_sections, axis=0):
+    moved = np.moveaxis(ary, axis, 0)
+    n = moved.shape[0]
+    if isinstance(indices_or_sections, int):
+        each, extra = n // indices_or_sections, n % indices_or_sections
+        bounds = [0]
+        for i in range(indices_or_sections):
+            bounds.append(bounds[-1] + each + (1 if i < extra else 0))
+    else:
+        bounds = [0] + [i for i in indices_or_sections] + [n]
+    return [np.moveaxis(moved[bounds[i]:bounds[i + 1]], 0, axis)
+            for i in range(len(bounds) - 1)]
+
+
+def dsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 2)
+
+
+def rollaxis(a, axis, start=0):
+    nd = np.ndim(a)
+    axis = axis % nd
+    if start < 0:
+        start = start + nd
+    if start > axis:
+        start = start - 1
+    return np.moveaxis(a, axis, start)
+
+
+def _pad_index(n, before, after, mode):
+    if mode == "edge":
+        return np.concatenate([np.zeros(before, dtype=np.intp), np.arange(n),
+                               np.zeros(after, dtype=np.intp) + (n - 1)], axis=0)
+    if mode == "wrap":
+        return np.arange(-before, n + after) % n
+    if mode == "reflect" or mode == "symmetric":
+        shift = 1 if mode == "reflect" else 0
+        if before > n - shift or after > n - shift:
+            raise ValueError("astjax differentiates np.pad reflect/symmetric only for pads "
+                             "shorter than the axis")
+        head = np.arange(before, 0, -1) - (1 - shift)
+        tail = np.arange(n - 1 - shift, n - 1 - shift - after, -1)
+        return np.concatenate([head, np.arange(n), tail], axis=0)
+    raise ValueError(f"astjax differentiates np.pad modes constant, edge, wrap, reflect and "
+                     f"symmetric, not {mode!r}")
+
+
+def pad(array, pad_width, mode="constant", constant_values=0):
+    nd = np.ndim(array)
+    widths = np.broadcast_to(np.asarray(pad_width), (nd, 2))
+    out = array
+    for axis in range(nd):
+        before, after = int(widths[axis, 0]), int(widths[axis, 1])
+        moved = np.moveaxis(out, axis, 0)
+        n = moved.shape[0]
+        if mode == "constant":
+            fill = np.zeros_like(moved[np.zeros(1, dtype=np.intp)]) + constant_values
+            moved = np.concatenate([fill[np.zeros(before, dtype=np.intp)], moved,
+                                    fill[np.zeros(after, dtype=np.intp)]], axis=0)
+        else:
+            moved = moved[_pad_index(n, before, after, mode)]
+        out = np.moveaxis(moved, 0, axis)
+    return out
+
+
 STAND_INS = {
     np.atleast_1d: atleast_1d, np.atleast_2d: atleast_2d, np.atleast_3d: atleast_3d,
     np.hstack: hstack, np.vstack: vstack, np.column_stack: column_stack, np.append: append,
@@ -247,6 +313,7 @@ STAND_INS = {
     np.triu: triu, np.diagonal: diagonal, np.diag: diag, np.trace: trace, np.diff: diff,
     np.gradient: gradient, np.select: select, np.cross: cross, np.inner: inner,
     np.kron: kron, np.tensordot: tensordot, np.fabs: fabs, np.reciprocal: reciprocal,
-    np.deg2rad: deg2rad, np.radians: deg2rad, np.rad2deg: rad2deg, np.degrees: rad2deg}
+    np.deg2rad: deg2rad, np.radians: deg2rad, np.rad2deg: rad2deg, np.degrees: rad2deg,
+    np.array_split: array_split, np.dsplit: dsplit, np.rollaxis: rollaxis, np.pad: pad}
 for _library, _helper in STAND_INS.items():
     registry.replace_with(_library, _helper)

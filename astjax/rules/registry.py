@@ -99,7 +99,7 @@ def _parse_params(params):
 
 # ---- canonical names of live objects ---------------------------------------------------------
 
-_MODULES = {"np": np, "np.linalg": np.linalg, "math": math, "_ax": runtime}
+_MODULES = {"np": np, "np.linalg": np.linalg, "np.fft": np.fft, "math": math, "_ax": runtime}
 _BUILTINS = {"len", "range", "float", "int", "bool", "abs", "min", "max", "sum", "enumerate",
              "zip", "isinstance", "print", "tuple", "list", "reversed", "slice", "any", "all"}
 _CANONICAL = None

@@ -13,6 +13,8 @@ from astjax.lax import all_gather, axis_index, pmax, pmean, pmin, psum  # noqa: 
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
+    if np.iscomplexobj(g) and not np.iscomplexobj(x):
+        g = np.real(g)                 # a real operand's cotangent is the real part
     shape = np.shape(x)
     gshape = np.shape(g)
     if gshape == shape:
@@ -100,6 +102,8 @@ def finalize(d, x):
     dtype = np.result_type(x)
     if d.shape != shape:
         d = np.broadcast_to(d, shape)
+    if d.dtype.kind == "c" and dtype.kind != "c":
+        d = np.real(d)                  # a real input's gradient is the real part
     if d.dtype != dtype:
         d = d.astype(dtype)
     if not d.flags.writeable or not d.flags.owndata and d.base is not None and d.size != d.base.size:
@@ -1132,6 +1136,8 @@ def finalize_lanes(d, x, n, d_batched=1, x_batched=1):
         d = np.broadcast_to(d[None], (n,) + shape)
     elif d.shape != (n,) + shape:
         d = np.broadcast_to(align(d, len(shape)), (n,) + shape)
+    if d.dtype.kind == "c" and dtype.kind != "c":
+        d = np.real(d)                  # a real input's gradient is the real part
     d = d.astype(dtype, copy=False)
     if not d.flags.writeable:
         d = d.copy()
@@ -1505,3 +1511,6 @@ def prod_others_jvp2(x, t, s, axis=None):
 from astjax.rules.runtime_linalg import (  # noqa: E402,F401  (linalg helpers)
     eigh_packed, svd_packed, qr_packed, slogdet_sign, slogdet_logabs, tri_mask, diag_mask,
     undefined_where, pair_divide, sym_from_lower, fold_lower, is_tall, is_wide, real_like)
+from astjax.rules.runtime_fft import (  # noqa: E402,F401  (fft and complex helpers)
+    fit_like, fft_size, irfft_size, pad_to, irfft_weights, abs_slope,
+    complex_only, permute_along, order_take, order_put)

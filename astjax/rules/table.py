@@ -116,8 +116,8 @@ defprim("np.log10", vjp={"x": "g / (x * 2.302585092994046)"},
 defprim("np.sqrt", vjp={"x": "g * 0.5 / ans"},
         jvp="t_x * 0.5 / ans", aliases=["math.sqrt"], cython="sqrt(x)")
 defprim("np.square", vjp={"x": "g * 2.0 * x"}, jvp="t_x * 2.0 * x", cython="x * x")
-defprim("np.abs", vjp={"x": "g * np.sign(x)"},
-        jvp="t_x * np.sign(x)", aliases=["np.absolute", "abs", "math.fabs"],
+defprim("np.abs", vjp={"x": "g * _ax.abs_slope(x)"},      # sign(x); conj(x)/|x| if complex
+        jvp="_ax.real_like(t_x * _ax.abs_slope(x), ans)", aliases=["np.absolute", "abs", "math.fabs"],
         cython="astjax_absolute(x)")
 defprim("np.sin", vjp={"x": "g * np.cos(x)"},
         jvp="t_x * np.cos(x)", aliases=["math.sin"], cython="sin(x)")
@@ -524,3 +524,29 @@ defprim("np.fmax", "x, y", vjp={"x": f"{UB}(g * ((x >= y) | np.isnan(y)), x)",
 defprim("np.fmin", "x, y", vjp={"x": f"{UB}(g * ((x <= y) | np.isnan(y)), x)",
                                 "y": f"{UB}(g * ~((x <= y) | np.isnan(y)), y)"},
         jvp="np.where((x <= y) | np.isnan(y), t_x, t_y)")
+
+# np.nan_to_num: the identity where x is finite, a constant where it is NaN or infinite
+defprim("np.nan_to_num", "x, copy=True, nan=0.0, posinf=None, neginf=None",
+        vjp={"x": "g * np.isfinite(x)"}, jvp="t_x * np.isfinite(x)")
+# sorting: np.sort / np.partition permute x along an axis (by its argsort / argpartition):
+# the tangent is the same permutation of t_x, the cotangent the inverse one (runtime_fft.py)
+def _sort_rule(b, prim, args):
+    from astjax.batching.rules import value_of
+    x = next(iter(args.values()))
+    if value_of(b, args["axis"]) is None:
+        if any(a.batched for a in args.values()):
+            b.cannot(f"{prim.key} with axis=None")       # vmap loops over the lanes here
+        from astjax.batching.rules import _un
+        return b.recall(), _un(args["x"].rank if prim.key == "_ax.order_put" else 1)
+    from astjax.rules.fft import axis_rule
+    return axis_rule("axis")(b, prim, args)
+
+
+defprim("np.sort", "x, axis=-1, kind=None, order=None", batch=_sort_rule,
+        vjp={"x": "_ax.order_put(g, x, None, axis)"}, jvp="_ax.order_take(t_x, x, None, axis)")
+defprim("np.partition", "x, kth, axis=-1, kind='introselect', order=None", batch=_sort_rule,
+        vjp={"x": "_ax.order_put(g, x, kth, axis)"}, jvp="_ax.order_take(t_x, x, kth, axis)")
+defprim("_ax.order_take", "t, x, kth=None, axis=-1", batch=_sort_rule,
+        vjp={"t": "_ax.order_put(g, x, kth, axis)"}, jvp="_ax.order_take(t_t, x, kth, axis)")
+defprim("_ax.order_put", "g, x, kth=None, axis=-1", batch=_sort_rule,
+        vjp={"g": "_ax.order_take(g, x, kth, axis)"}, jvp="_ax.order_put(t_g, x, kth, axis)")
