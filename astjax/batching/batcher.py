@@ -28,6 +28,7 @@ What cannot be batched runs as a loop over the batch, with a warning and a comme
 """
 import inspect
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -339,6 +340,9 @@ def _quiet(fn, source):
     return run
 
 
+_BWD = re.compile(r"(.+)_bwd_(.+)")         # a helper's reverse sweep (autodiff/reverse.py)
+
+
 class ProgramBatcher:
     """Batches a core program: the entry function and, per signature, every helper it calls.
     Reruns until the element facts of every list settle."""
@@ -357,6 +361,8 @@ class ProgramBatcher:
             self.fallbacks = []
             self.masked = False
             self.active = set()
+            self.making = {}
+            self.looped = set()            # functions run lane by lane (loop_function)
             _, result, _ = self.batch_function(self.program.entry, facts, gen, entry)
             if not self.changed:
                 break
@@ -377,6 +383,16 @@ class ProgramBatcher:
 
     def batch_function(self, fname, facts, gen, entry=None):
         core = self.program.functions[fname]
+        sweep = _BWD.fullmatch(fname) if entry is None else None
+        forward = f"{sweep.group(1)}_fwd_{sweep.group(2)}" if sweep else None
+        if forward in self.looped:
+            # its forward sweep ran lane by lane, pushing one record per lane: so does this
+            fdef, result, needs_b = self.loop_function(
+                core, facts, gen, entry, CannotBatch(f"the forward sweep of {sweep.group(1)} "
+                                                     f"loops over the batch"))
+            self.looped.add(fname)
+            self.units.append((fdef, core.env))
+            return fdef, result, needs_b
         fb = FunctionBatcher(self, core, facts, gen, entry)
         try:
             fdef = fb.run()
@@ -385,7 +401,12 @@ class ProgramBatcher:
             self.masked |= fb.masked
             self.fallbacks += fb.fallbacks
         except CannotBatch as exc:
+            if sweep and forward in self.program.functions:
+                # its forward sweep pushed one record for all lanes: a reverse sweep lane by
+                # lane would pop it once per lane; the caller loops instead
+                raise CannotBatch(exc.reason, exc.node, whole_function=True) from exc
             fdef, result, needs_b = self.loop_function(core, facts, gen, entry, exc)
+            self.looped.add(fname)
         self.units.append((fdef, core.env))
         return fdef, result, needs_b
 
@@ -439,10 +460,15 @@ class ProgramBatcher:
             return hit[:3]
         if key in self.active:
             raise CannotBatch(f"recursive call of {fname}", whole_function=True)
-        self.active.add(key)
         shared = not any(_has_batched(f) for f in facts)
-        count = sum(1 for k in self.specs if k[0] == fname and not self.specs[k][3])
-        gen = fname if shared else (f"{fname}_vmap" if count == 0 else f"{fname}_vmap{count + 1}")
+        # one name per specialization, those still being made (a recursion) included
+        taken = {hit[0] for hit in self.specs.values()} | set(self.making.values())
+        gen, count = (fname, 0) if shared else (f"{fname}_vmap", 1)
+        while not shared and gen in taken:
+            count += 1
+            gen = f"{fname}_vmap{count}"
+        self.active.add(key)
+        self.making[key] = gen
         if shared:
             saved = self.units
             self.units = []
@@ -454,6 +480,7 @@ class ProgramBatcher:
             _, result, needs_b = self.batch_function(fname, facts, gen)
             hit = (gen, result, needs_b, False)
         self.active.discard(key)
+        self.making.pop(key, None)
         self.specs[key] = hit
         return hit[:3]
 

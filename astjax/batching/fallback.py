@@ -25,6 +25,7 @@ from astjax.frontend.syntax import assign, call, gast, name
 from astjax.batching.values import (DYN, Arg, BatchingWarning, Tup, Val, build_node, is_batched, item_node,
                               stacked)
 from astjax.core.form import bind, dotted_path, prim_key
+from astjax.batching.lists import TAPE_PREFIX
 
 
 class LaneLoopBatcher:
@@ -44,6 +45,14 @@ class LaneLoopBatcher:
         lane_op = copy.deepcopy(op)
         in_func = {id(m) for c in gast.walk(lane_op) if isinstance(c, gast.Call)
                    for m in gast.walk(c.func)}
+        tapes = []              # (the tape, its last lane's copy): popped alike after the loop
+
+        def lane_node(v):
+            node = self.lane_of(self.arg(v), name(lane))
+            if v.id.startswith(TAPE_PREFIX):
+                tapes.append((v, node))
+            return node
+
         for n in list(gast.walk(lane_op)):
             if id(n) in in_func:
                 continue
@@ -51,15 +60,13 @@ class LaneLoopBatcher:
                 if field_name == "func":
                     continue
                 if isinstance(value, gast.Name) and isinstance(value.ctx, gast.Load):
-                    a = self.arg(value)
-                    if a.batched:
-                        setattr(n, field_name, self.lane_of(a, name(lane)))
+                    if self.arg(value).batched:
+                        setattr(n, field_name, lane_node(value))
                 elif isinstance(value, list):
                     for i, v in enumerate(value):
                         if isinstance(v, gast.Name) and isinstance(v.ctx, gast.Load):
-                            a = self.arg(v)
-                            if a.batched:
-                                value[i] = self.lane_of(a, name(lane))
+                            if self.arg(v).batched:
+                                value[i] = lane_node(v)
         if callee is None and prim_key(op, self.core.helpers) == "helper":
             callee = dotted_path(op.func)
         if callee is not None:
@@ -69,10 +76,22 @@ class LaneLoopBatcher:
         self.put(gast.Expr(value=call(gast.Attribute(value=name(items), attr="append",
                                                      ctx=gast.Load()), [name(r)])))
         self.outs.pop()
-        loop = gast.For(target=name(lane, gast.Store()), iter=call("range", [self.B()]),
+        # a reverse sweep pops what its forward loop pushed lane by lane: last lane first
+        backwards = callee is not None and self.prog.pops(op)
+        lanes = call("range", [self.B()]) if not backwards else call(
+            "range", [gast.BinOp(left=self.B(), op=gast.Sub(), right=gast.Constant(1, None)),
+                      gast.Constant(-1, None), gast.Constant(-1, None)])
+        loop = gast.For(target=name(lane, gast.Store()), iter=lanes,
                         body=body, orelse=[], type_comment=None)
-        loop.note = f"astjax: {reason}: vmap loops over the batch here"
+        loop.note = f"astjax: {reason}: vmap loops over the batch here" + \
+            (", last lane first (the tape's order)" if backwards else "")
         self.put(loop)
+        if backwards:
+            self.put(gast.Expr(value=call(gast.Attribute(value=name(items), attr="reverse",
+                                                         ctx=gast.Load()), [])))
+        for tape, copy_node in tapes:
+            # each lane popped its own slice of the records on a copy: pop them here too
+            self.put(gast.Expr(value=call("_ax.pop_like", [tape, copy_node])))
         if isinstance(per_lane, Val) and per_lane.rank is not None and not per_lane.dyn:
             return call("np.stack", [name(items)]), stacked(per_lane)
         if isinstance(per_lane, Val):        # of unknown kind: may be a tuple of results

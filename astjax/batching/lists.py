@@ -23,10 +23,20 @@ from dataclasses import replace
 
 from astjax.frontend.syntax import assign, call, gast, name
 from astjax.batching.flow import _at
-from astjax.batching.values import (DYN, Arg, CannotBatch, Lst, Tup, Val, build_node, is_batched,
-                              is_none, item_node)
+from astjax.batching.values import (DYN, Arg, CannotBatch, Lst, Tup, Val, as_batched, build_node,
+                              is_batched, is_none, item_node)
 
 TAPE_PREFIX = "_tape"
+
+
+def _stored_on_tape(info):
+    """The fact of what ``store_value(..., tape=True)`` stores for a value of fact ``info``:
+    shared arrays get the batch axis, shared scalars stay as they are."""
+    if isinstance(info, Tup):
+        return Tup(tuple(_stored_on_tape(i) for i in info.items), info.keys)
+    if isinstance(info, Lst) or is_none(info) or info.dyn or info.batched or info.rank == 0:
+        return info
+    return as_batched(info)
 
 
 class ListBatcher:
@@ -97,7 +107,7 @@ class ListBatcher:
             tape = isinstance(lst_node, gast.Name) and lst_node.id.startswith(TAPE_PREFIX)
             self.prog.merge(info, self.info(item))
             if tape and isinstance(self.info(item), Tup):
-                self.prog.merge_tuple(info, self.info(item))
+                self.prog.merge_tuple(info, _stored_on_tape(self.info(item)))
             if info.batched:
                 item = self.store_value(self.arg(item), tape)
         emitted = self.outs.pop()

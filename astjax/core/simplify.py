@@ -40,7 +40,7 @@ from astjax.rules import registry as primitives
 # Primitives whose results must stay distinct objects, or that draw fresh values.
 FRESH = {"np.zeros", "np.ones", "np.empty", "np.full", "np.zeros_like", "np.ones_like",
          "np.empty_like", "np.full_like", "np.array", "np.copy", "np.eye", "np.identity",
-         "np.arange", "np.linspace", "list", "dict", "tuple", "copy", "_ax.draw",
+         "np.arange", "np.linspace", "list", "dict", "tuple", "copy", "_ax.draw", "_ax.as_list",
          "_ax.draw_from"}
 # astjax runtime helpers that write into their first argument.
 MUTATES_FIRST = {"_ax.add_at", "_ax.take_adjoint", "_ax.seq_add", "_ax.add_to",

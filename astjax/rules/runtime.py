@@ -1029,6 +1029,12 @@ def lane(x, b):
     return x[b]
 
 
+def pop_like(tape, popped):
+    """After a loop over the lanes ran a reverse sweep on per-lane copies of ``tape``: pop
+    from ``tape`` the records each copy lost (all lanes pop alike)."""
+    del tape[len(popped):]
+
+
 def stack_lanes(items):
     """Stack per-lane results (tuples/lists item by item)."""
     first = items[0]
