@@ -58,6 +58,12 @@ SAMPLES = {
     "np.full": [("np.full((2, 3), a0)", [1.3]), ("np.full((2, 3), a0)", [N(3)])],
     "np.linspace": [("np.linspace(a0, a1, 5)", [0.4, 2.1]),
                     ("np.linspace(a0, a1, 4, endpoint=False)", [N(2), N(2)])],
+    "np.linalg.det": [("np.linalg.det(a0)", [N(3, 3)])],
+    "np.linalg.cholesky": [("np.linalg.cholesky(a0 @ a0.T + 3.0 * np.eye(3))", [N(3, 3)])],
+    "_ax.slogdet_logabs": [("_ax.slogdet_logabs(a0)", [N(3, 3)])],
+    "_ax.sym_from_lower": [("_ax.sym_from_lower(a0)", [N(3, 3)])],
+    "_ax.fold_lower": [("_ax.fold_lower(a0)", [N(3, 3)])],
+    "_ax.pair_divide": [("_ax.pair_divide(a0, a1)", [N(3, 3), P(3, 3)])],
     "np.exp": [("np.exp(a0)", [N(4)])], "np.expm1": [("np.expm1(a0)", [N(4)])],
     "np.log": [("np.log(a0)", [P(4)])], "np.log1p": [("np.log1p(a0)", [P(4)])],
     "np.log2": [("np.log2(a0)", [P(4)])], "np.log10": [("np.log10(a0)", [P(4)])],
@@ -225,6 +231,14 @@ ELSEWHERE = {
         "np.fft.ifft2", "np.fft.rfft", "np.fft.irfft", "np.fft.fftshift", "np.fft.ifftshift",
         "np.real", "np.imag", "np.conj", "_ax.abs_slope", "_ax.real_like", "_ax.complex_only",
         "_ax.fit_like", "_ax.pad_to")},
+    # np.linalg's decompositions, one primitive returning its results packed:
+    # tests/test_linalg_rules.py through their stand-ins (first and second order, jvp, vmap)
+    **{k: "tests/test_linalg_rules.py" for k in (
+        "_ax.eigh_packed", "_ax.svd_packed", "_ax.qr_packed")},
+    # list(seq), tuple(seq) and their adjoints: tests/test_python_builtins.py, grad, jvp and
+    # vmap(grad) of programs using them against finite differences and a loop
+    **{k: "tests/test_python_builtins.py" for k in (
+        "_ax.as_list", "_ax.as_tuple", "_ax.as_seq_vjp", "_ax.seq_tangent")},
     # sorting and nan_to_num: tests/test_more_numpy.py, likewise
     **{k: "tests/test_more_numpy.py" for k in (
         "np.nan_to_num", "np.sort", "np.partition", "_ax.order_take", "_ax.order_put")},
@@ -264,7 +278,14 @@ NO_FLOAT_OPERAND = {
     "_ax.unit_basis", "_ax.dict_keys", "_ax.batch_shape", "_ax.lanes_shape", "_ax.dot_spec",
     "_ax.clip_index", "_ax.seed_lanes",
 } | {k for k in registry.REGISTRY if k.startswith("_ax.lane_")} | {
-    "_ax.batch_axis", "_ax.leading_size", "_ax.format"}     # (format: text from values)
+    "_ax.batch_axis", "_ax.leading_size", "_ax.format",    # (format: text from values)
+    # linalg masks and tests that read only their operand's shape; the NaN of a derivative
+    # that does not exist (test_linalg_rules.py checks it at repeated eigenvalues)
+    "_ax.tri_mask", "_ax.diag_mask", "_ax.is_tall", "_ax.is_wide", "_ax.undefined_where",
+    "_ax.slogdet_sign",
+    # bookkeeping of a dict key an item write creates, which the reverse sweep takes out
+    # again (test_fuzz_regressions.py: a new dict key under grad and hessian)
+    "_ax.slot_value", "_ax.restore_slot"}
 
 # ---- the one-line function of each sample ---------------------------------------------------
 
