@@ -285,7 +285,8 @@ NO_FLOAT_OPERAND = {
     "_ax.slogdet_sign",
     # bookkeeping of a dict key an item write creates, which the reverse sweep takes out
     # again (test_fuzz_regressions.py: a new dict key under grad and hessian)
-    "_ax.slot_value", "_ax.restore_slot"}
+    "_ax.slot_value", "_ax.restore_slot",
+    "_ax.tape_record"}     # (vmap's copy of a forward sweep's record)
 
 # ---- the one-line function of each sample ---------------------------------------------------
 

@@ -340,7 +340,7 @@ def _quiet(fn, source):
     return run
 
 
-_BWD = re.compile(r"(.+)_bwd_(.+)")         # a helper's reverse sweep (autodiff/reverse.py)
+_BWD = re.compile(r"(.+)_bwd(_.+)?")        # a helper's reverse sweep (autodiff/reverse.py)
 
 
 class ProgramBatcher:
@@ -384,7 +384,7 @@ class ProgramBatcher:
     def batch_function(self, fname, facts, gen, entry=None):
         core = self.program.functions[fname]
         sweep = _BWD.fullmatch(fname) if entry is None else None
-        forward = f"{sweep.group(1)}_fwd_{sweep.group(2)}" if sweep else None
+        forward = f"{sweep.group(1)}_fwd{sweep.group(2) or ''}" if sweep else None
         if forward in self.looped:
             # its forward sweep ran lane by lane, pushing one record per lane: so does this
             fdef, result, needs_b = self.loop_function(
@@ -497,8 +497,8 @@ class ProgramBatcher:
         if merge_into(lst, info):
             self.changed = True
 
-    def merge_tuple(self, lst, info):
-        if merge_tuple_into(lst, info):
+    def merge_tuple(self, lst, info, site=None):
+        if merge_tuple_into(lst, info, site):
             self.changed = True
 
     def mutates_lists(self, fname):

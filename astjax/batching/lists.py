@@ -19,14 +19,16 @@ After::
 
 ``ListBatcher`` is a mixin of ``FunctionBatcher`` (batching_control.py).
 """
+import re
 from dataclasses import replace
 
-from astjax.frontend.syntax import assign, call, gast, name
+from astjax.frontend.syntax import assign, call, const, gast, name
 from astjax.batching.flow import _at
 from astjax.batching.values import (DYN, Arg, CannotBatch, Lst, Tup, Val, as_batched, build_node,
                               is_batched, is_none, item_node)
 
 TAPE_PREFIX = "_tape"
+_BWD = re.compile(r"(.+)_bwd(_.+)?")        # a helper's reverse sweep (autodiff/reverse.py)
 
 
 def _stored_on_tape(info):
@@ -59,6 +61,15 @@ class ListBatcher:
         (astjax's own record of a forward sweep) shared scalars stay shared: the reverse
         sweep branches on them (``if keepdims:``), and nothing reads a tape as an array."""
         info = a.info
+        if isinstance(info, Tup) and tape and info.keys is None and \
+                all(isinstance(i, Val) for i in info.items):
+            # a forward sweep's record: the shared arrays in it get the batch axis; the
+            # record may still be None (a variable's value saved before its first binding)
+            shared = tuple(_stored_on_tape(i) is not i for i in info.items)
+            if not any(shared):
+                return a.node
+            return self.atom(call("_ax.tape_record", [a.node, const(shared), self.B()]),
+                             "record")
         if isinstance(info, Tup):
             items = []
             for i, item in enumerate(info.items):
@@ -92,9 +103,30 @@ class ListBatcher:
         if isinstance(info, Lst):
             elem = info.elem if info.elem is not None else Val(False, None)
             if info.tups and isinstance(elem, Val) and elem.dyn:
+                record = self.tape_record(info, s)
+                if record is not None:
+                    return op, record
                 elem = replace(elem, tups=tuple(info.tups[n] for n in sorted(info.tups)))
             return op, elem
         return op, DYN if is_batched(info) else Val(False, None)
+
+    def tape_record(self, tape, s):
+        """The fact of the record ``t = _tape.pop()`` takes off a tape of mixed records: the
+        reverse sweep unpacks it at once (``t[0]``, ``t[1]``, ...), so it is the tuple of that
+        length its forward sweep pushed (or any pushed tuple of that length)."""
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            return None
+        var = s.targets[0].id
+        reads = [n.slice.value for n in gast.walk(self.core.node)
+                 if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and
+                 n.value.id == var and isinstance(n.slice, gast.Constant) and
+                 type(n.slice.value) is int and n.slice.value >= 0]
+        if not reads:
+            return None
+        n = max(reads) + 1
+        sweep = _BWD.fullmatch(self.core.name)
+        site = f"{sweep.group(1)}_fwd{sweep.group(2) or ''}" if sweep else None
+        return (tape.sites or {}).get((site, n)) or tape.tups.get(n)
 
     def append(self, s):
         self.current = s
@@ -107,7 +139,7 @@ class ListBatcher:
             tape = isinstance(lst_node, gast.Name) and lst_node.id.startswith(TAPE_PREFIX)
             self.prog.merge(info, self.info(item))
             if tape and isinstance(self.info(item), Tup):
-                self.prog.merge_tuple(info, _stored_on_tape(self.info(item)))
+                self.prog.merge_tuple(info, _stored_on_tape(self.info(item)), self.core.name)
             if info.batched:
                 item = self.store_value(self.arg(item), tape)
         emitted = self.outs.pop()

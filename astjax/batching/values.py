@@ -68,6 +68,7 @@ class Lst:
     site: object
     elem: object = None          # None: nothing stored yet (bottom)
     tups: dict = None            # a tape: the join of the tuples pushed, by length
+    sites: dict = None           # ... and by (function that pushed them, length)
 
     @property
     def batched(self):
@@ -162,16 +163,18 @@ def merge_into(lst, info):
     return False
 
 
-def merge_tuple_into(lst, info):
-    """Record a tuple pushed onto a tape (a reverse sweep unpacks it again); True when new."""
+def merge_tuple_into(lst, info, site=None):
+    """Record a tuple pushed onto a tape by function ``site`` (a reverse sweep unpacks it
+    again); True when that is new."""
     if lst.tups is None:
-        lst.tups = {}
-    n = len(info.items)
-    new = join(lst.tups.get(n), info)
-    if new != lst.tups.get(n):
-        lst.tups[n] = new
-        return True
-    return False
+        lst.tups, lst.sites = {}, {}
+    changed = False
+    for table, key in ((lst.tups, len(info.items)), (lst.sites, (site, len(info.items)))):
+        new = join(table.get(key), info)
+        if new != table.get(key):
+            table[key] = new
+            changed = True
+    return changed
 
 
 def tape_item(info, index):

@@ -928,6 +928,14 @@ def batch_shape(n, shape):
     return (n,) + tuple(shape)
 
 
+def tape_record(record, shared, n):
+    """A forward sweep's record (a tuple) stored on vmap's tape: the items flagged
+    ``shared`` get a batch axis of size ``n``; None (nothing recorded yet) stays None."""
+    if record is None:
+        return None
+    return tuple(batch_broadcast(v, n) if s else v for v, s in zip(record, shared))
+
+
 def batch_broadcast(x, n, nb=0):
     """A shared value seen as per-lane: a read-only broadcast view with a batch axis of size
     ``n`` inserted at ``nb`` (scalars stay scalars: they broadcast as they are)."""

@@ -431,6 +431,7 @@ defprim("_ax.none_to_zero", "v", vjp={"v": "_ax.seq_like(g, v)"}, jvp="_ax.none_
 # ``nb`` is how many leading batch axes an operand has; an enclosing vmap adds one.
 defprim("_ax.align", "x, rank, nb=1", vjp={"x": "_ax.reshape_like(g, x)"},
         jvp="_ax.align(t_x, rank, nb)", batch="nb_data")
+defprim("_ax.tape_record", "record, shared, n", batch="loop", nondiff=True)
 defprim("_ax.batch_broadcast", "x, n, nb=0", vjp={"x": "_ax.sum_lanes(g, x, nb)"},
         jvp="_ax.batch_broadcast(t_x, n, nb)",
         batch="nb_data")
