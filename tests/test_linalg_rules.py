@@ -116,11 +116,9 @@ _TAPE_BRANCH = ("issue 10: vmap(grad) of a helper that branches on an option rea
                 "the tape on every path (IndexError)")
 _LANE_LOOP = ("issue 10: vmap(grad) loops over lanes for a stand-in calling another helper "
               "whose forward sweep the lane loop does not define (NameError)")
-_LANE_RESHAPE = ("issue 10: vmap(grad): the lane loop's adjoint of a packed decomposition "
-                 "comes back without its batch axis (reshape of size 3 into (3, 3, 3))")
 VMAP_XFAIL = {"norm_vector": _TAPE_BRANCH, "norm_axis": _TAPE_BRANCH,
               "norm_matrix": _LANE_LOOP, "norm_matrix_axes": _LANE_LOOP,
-              "svd_square": _LANE_RESHAPE}
+}
 
 
 @pytest.mark.parametrize("f", [
