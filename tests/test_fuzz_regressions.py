@@ -266,9 +266,7 @@ def test_vmap_grad_unread_list_reshape(tmp_path):
         """, ((2, 3),), "vmap_grad", 0, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: a while loop on a value over a copy: the "
-    "tape's per-lane shapes do not broadcast"))
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_value_while_over_copy(tmp_path):
     kept("""
         def f(x, y):
