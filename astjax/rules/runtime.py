@@ -1368,12 +1368,23 @@ def einsum_jvp_vjp_operands(ct, subscripts, operands, tangents):
     return out
 
 
+def _shares(w, other):
+    """Whether a write into ``w`` shows through ``other`` (the same object, a view, or a
+    list, tuple or dict holding one)."""
+    if w is other and isinstance(w, (np.ndarray, list, dict)):
+        return True
+    if isinstance(other, (list, tuple)):
+        return any(_shares(w, item) for item in other)
+    if isinstance(other, dict):
+        return any(_shares(w, item) for item in other.values())
+    return isinstance(w, np.ndarray) and isinstance(other, np.ndarray) and \
+        np.shares_memory(w, other)
+
+
 def check_no_alias(w, other, w_name, other_name, filename=None, lineno=None, text=None):
     """Before an in-place write into ``w``: refuse when ``other``, read again later, shares
     its memory (a view, or the same list or array), which the transforms do not follow."""
-    same = w is other and isinstance(w, (np.ndarray, list, dict))
-    if same or isinstance(w, np.ndarray) and isinstance(other, np.ndarray) and \
-            np.shares_memory(w, other):
+    if _shares(w, other):
         from astjax.errors import UnsupportedError
         raise UnsupportedError(
             f"this writes into '{w_name}', which shares memory with '{other_name}' (a view or "
