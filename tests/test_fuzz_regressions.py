@@ -194,9 +194,9 @@ def test_copy_then_slice_write(transform, tmp_path):
         """, ((3,), ()), transform, 1, tmp_path)
 
 
-@pytest.mark.parametrize("transform", ["grad", "hessian", pytest.param("vmap_grad", marks=
-    pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: _ax.unstack's "
-                      "per-lane loop (see test_vmap_grad_of_a_stacked_list)"))])
+# vmap_grad: _ax.unstack's per-lane loop stacked the list of item cotangents into one array
+# (the batch axis first), which the list's adjoint then popped along the batch axis
+@pytest.mark.parametrize("transform", ["grad", "hessian", "vmap_grad"])
 def test_append_stack_then_inplace(transform, tmp_path):
     kept("""
         def f(x):
@@ -337,9 +337,7 @@ def test_vmap_grad_item_write_into_helper_result(tmp_path):
         """, ((2, 3), (2, 3)), "vmap_grad", 1, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: np.sum(np.stack(list), axis=0) then -= : "
-    "add_to_lanes gets a cotangent with an extra axis"))
+# np.sum(np.stack(list), axis=0) then -= (fixed with _ax.unstack's batching rule)
 def test_vmap_grad_stack_sum_then_inplace(tmp_path):
     kept("""
         N0 = 1

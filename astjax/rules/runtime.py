@@ -228,6 +228,24 @@ def split_like(g, arrays, axis=0):
     return np.split(g, sizes, axis=axis)
 
 
+def unstack_batched(g, n, axis):
+    """``unstack`` on a batch: ``g`` has the batch axis first and ``axis`` counts it; each
+    item keeps the batch axis.  A cotangent with no per-example axes is a zero per lane."""
+    if np.ndim(g) <= 1:
+        return [g] * n
+    return [np.take(g, i, axis=axis) for i in range(n)]
+
+
+def split_like_batched(g, arrays, axis):
+    """``split_like`` on a batch: ``arrays`` (the joined items) may be batched or shared, so
+    their sizes are read from the end of ``g`` when the axis is negative."""
+    if np.ndim(g) <= 1:
+        return [g] * len(arrays)
+    sizes = [np.shape(a)[axis] if axis < 0 or np.ndim(a) == np.ndim(g) else
+             np.shape(a)[axis - 1] for a in arrays]
+    return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+
+
 def seq_add(d, i, g):
     """``d[i] += g`` for the adjoint of a list or tuple, which starts as 0.0."""
     if np.ndim(g) == 0 and not isinstance(g, np.ndarray) and g == 0.0:
