@@ -1091,11 +1091,18 @@ def array_vjp_lanes(g, x, xb=1):
     a list of batched cotangents, one per item."""
     g = g if np.ndim(g) else np.reshape(g, (1,))          # a 0-d g stands for every lane
     if isinstance(x, (list, tuple)):
-        shape = np.shape(np.asarray(x))
-        lane = shape[:1] + shape[2:] if xb else shape
-        g = broadcast_lanes(g, lane)
+        g = broadcast_lanes(g, _list_lane_shape(x, xb))
         return [array_vjp_lanes(g[:, i], item, xb) for i, item in enumerate(x)]
     return cast_like(broadcast_lanes(g, np.shape(x)[1:] if xb else np.shape(x)), x)
+
+
+def _list_lane_shape(x, xb):
+    """The per-example shape of ``np.array(x)`` for a (nested) list of batched items: each
+    leaf carries the batch axis first, so a nested list's batch axis is not x's axis 1."""
+    if isinstance(x, (list, tuple)):
+        return (len(x),) + np.broadcast_shapes(*[_list_lane_shape(i, xb) for i in x]) \
+            if len(x) else (0,)
+    return np.shape(x)[1:] if xb else np.shape(x)
 
 
 def seed_lanes(ans):
