@@ -17,6 +17,8 @@ from astjax import jit  # noqa: E402
 from benchmarks.corpus import KERNELS, by_name  # noqa: E402
 
 XFAIL = {
+    "smith_waterman": "issue 12: best = max(0, H[..] + s, ...) is a NumPy int64 in Python; "
+                      "jit returns the C long as a Python int (value right, type not)",
 }
 
 

@@ -111,7 +111,21 @@ def test_second_order(f):
                                rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("f", CASES, ids=IDS)
+_TAPE_BRANCH = ("issue 10: vmap(grad) of a helper that branches on an option read back from "
+                "its tape (ord, axis): the batched reverse sweep if-converts the branch and pops "
+                "the tape on every path (IndexError)")
+_LANE_LOOP = ("issue 10: vmap(grad) loops over lanes for a stand-in calling another helper "
+              "whose forward sweep the lane loop does not define (NameError)")
+_LANE_RESHAPE = ("issue 10: vmap(grad): the lane loop's adjoint of a packed decomposition "
+                 "comes back without its batch axis (reshape of size 3 into (3, 3, 3))")
+VMAP_XFAIL = {"norm_vector": _TAPE_BRANCH, "norm_axis": _TAPE_BRANCH,
+              "norm_matrix": _LANE_LOOP, "norm_matrix_axes": _LANE_LOOP,
+              "svd_square": _LANE_RESHAPE, "qr_r": _LANE_RESHAPE}
+
+
+@pytest.mark.parametrize("f", [
+    pytest.param(f, id=i, marks=[pytest.mark.xfail(strict=True, reason=VMAP_XFAIL[i])]
+                 if i in VMAP_XFAIL else []) for f, i in zip(CASES, IDS)])
 def test_vmap_matches_a_loop(f):
     batch = np.stack([P, P * 0.9, P[::-1] * 1.05])
     np.testing.assert_allclose(astjax.vmap(f)(batch), [f(row) for row in batch], rtol=1e-10)

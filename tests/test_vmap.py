@@ -753,4 +753,5 @@ def test_every_primitive_has_a_batching_rule():
     from astjax.batching.rules import RULES, rule_for
     from astjax.rules.registry import REGISTRY
     for prim in REGISTRY.values():
-        assert rule_for(prim) in RULES.values(), prim.key
+        # a named rule, or a family's own function (np.linalg's matrix rules)
+        assert rule_for(prim) in RULES.values() or callable(prim.batch), prim.key

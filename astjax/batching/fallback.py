@@ -22,7 +22,7 @@ import warnings
 
 from astjax.rules import registry as primitives
 from astjax.frontend.syntax import assign, call, gast, name
-from astjax.batching.values import (Arg, BatchingWarning, Tup, Val, build_node, is_batched, item_node,
+from astjax.batching.values import (DYN, Arg, BatchingWarning, Tup, Val, build_node, is_batched, item_node,
                               stacked)
 from astjax.core.form import bind, dotted_path, prim_key
 
@@ -73,8 +73,10 @@ class LaneLoopBatcher:
                         body=body, orelse=[], type_comment=None)
         loop.note = f"astjax: {reason}: vmap loops over the batch here"
         self.put(loop)
-        if isinstance(per_lane, Val):
+        if isinstance(per_lane, Val) and per_lane.rank is not None and not per_lane.dyn:
             return call("np.stack", [name(items)]), stacked(per_lane)
+        if isinstance(per_lane, Val):        # of unknown kind: may be a tuple of results
+            return call("_ax.stack_lanes", [name(items)]), DYN
         return call("_ax.stack_lanes", [name(items)]), stacked(per_lane)
 
     def lane_of(self, a, lane):

@@ -157,9 +157,10 @@ def add_to(b, prim, args):
             b.cannot("a per-lane index into a list")
         return b.recall(), DYN
     gn = b.lanes(g) if g.batched else g.node
+    # x of unknown kind (a helper's results) may be a tuple: then so is the adjoint
+    fact = DYN if getattr(x.info, "dyn", False) else _bat(x.rank)
     return b.t("_ax.add_to_lanes(d, x, i, g, n, xb, gb, ib)", d=d, x=x, i=index, g=gn,
-               n=b.B(), xb=int(x.batched), gb=int(g.batched), ib=int(index.batched)), \
-        _bat(x.rank)
+               n=b.B(), xb=int(x.batched), gb=int(g.batched), ib=int(index.batched)), fact
 
 
 @rule("take_slot")

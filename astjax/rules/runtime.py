@@ -1135,7 +1135,15 @@ def finalize_lanes(d, x, n, d_batched=1, x_batched=1):
 
 def add_to_lanes(d, x, index, g, n, x_batched=1, g_batched=1, index_batched=0):
     """``add_to`` per lane: ``d[:, index] += g`` into a per-lane adjoint shaped like ``x``
-    (with ``index_batched``, index arrays with a batch axis pick per-lane positions)."""
+    (with ``index_batched``, index arrays with a batch axis pick per-lane positions).
+    Into a list, tuple or dict (a helper's packed results), the item's adjoint is the
+    per-lane one: the container itself has no batch axis."""
+    if isinstance(x, (list, tuple, dict)):
+        if index_batched:
+            from astjax.errors import AstjaxError
+            raise AstjaxError("vmap of a gradient: a per-lane index into a list or tuple is not "
+                              "supported; index it with a Python int")
+        return add_to(d, x, index, g)
     shape = (n,) + (np.shape(x)[1:] if x_batched else np.shape(x))
     if not isinstance(d, np.ndarray) or d.shape != shape or not d.flags.writeable:
         base = d
@@ -1166,7 +1174,10 @@ def _lane_index(index, n, index_batched):
 
 
 def take_slot_lanes(d, index, index_batched=0):
-    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed)."""
+    """``take_slot`` per lane: (the adjoint at ``d[:, index]``, ``d`` with it zeroed); of a
+    list, tuple or dict of per-lane adjoints, the item's."""
+    if isinstance(d, (list, tuple, dict)):
+        return take_slot(d if not isinstance(d, tuple) else list(d), index)
     where = _lane_index(index, np.shape(d)[0], index_batched)
     value = np.copy(d[where])
     d[where] = 0.0
