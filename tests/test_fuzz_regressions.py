@@ -114,9 +114,7 @@ def test_list_operand_of_a_reduction(transform, ret, tmp_path):
     kept(LIST_OPERAND.format(ret=ret), ((3,),), transform, 213, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: unbroadcast_lanes of a "
-                   "global's view W0[..., :1] after a helper with a loop ('tuple index out of "
-                   "range' in _ax)")
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_global_view(tmp_path):
     kept("""
         W0 = np.ones(4) * 0.25
@@ -135,9 +133,7 @@ def test_vmap_grad_global_view(tmp_path):
         """, ((1, 3), ()), "vmap_grad", 3, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: batching of gradients: the tape of a helper's "
-                   "loop under vmap is stacked / indexed per lane with the wrong structure "
-                   "(internal NumPy / TypeError from generated code)")
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_helper_loop_tape(tmp_path):
     kept("""
         def soft(a, k=2):
@@ -358,9 +354,7 @@ def test_vmap_grad_stack_sum_then_inplace(tmp_path):
         """, ((2, 3),), "vmap_grad", 0, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: a list of mixed per-example scalars, item "
-    "write and append: inhomogeneous stack"))
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_list_of_mixed_scalars(tmp_path):
     kept("""
         N0 = 1
