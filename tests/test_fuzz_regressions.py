@@ -491,3 +491,29 @@ def test_vmap_grad_loop_over_rows_of_a_helper_result(tmp_path):
                 v1 = 0.5 * v1 + np.max(x)
             return np.sum(np.sin(x)) + 0.5 * np.sum(v1 * v1)
         """, ((3,),), "vmap_grad", 1267, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10: batching of gradients: a list with an appended item and an item write, then "
+    "an augmented item write into a difference of its items and a while loop: vmap of grad "
+    "gives a wrong gradient (max abs err ~0.14) with no error"))
+def test_vmap_grad_list_item_write_then_while(tmp_path):
+    kept("""
+        C0 = 0.7
+
+        def split(a, scale=1.5):
+            u = a * scale
+            return u, np.cos(u)
+
+        def f(x):
+            lst1 = [x, (split(C0)[0]) + 0.0 * x, np.sqrt(np.abs(x) + 0.5)]
+            lst1.append((0.5) + 0.0 * x)
+            lst1[0] = lst1[0] * 0.5
+            v2 = lst1[1] - lst1[0]
+            v2[0, 0] *= np.mean(x)
+            k3 = 0
+            while k3 < 2:
+                v2 = 0.5 * v2 + x
+                k3 += 1
+            return np.sum(v2)
+        """, ((3, 1),), "vmap_grad", 1349, tmp_path)
