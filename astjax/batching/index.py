@@ -106,10 +106,11 @@ def getitem(b, op):
         if not any(p.kind == "array" for p in parts) or _adv_contiguous(parts):
             item = gast.Subscript(value=x.node, slice=_index_node(parts, [_COLON]),
                                   ctx=gast.Load())
-            if rank == 0 and not any(p.kind == "array" for p in parts):
+            if rank in (0, None) and all(p.kind == "int" for p in parts):
                 # per example an item is a copy (a NumPy scalar), across the batch a view:
                 # a later write into x must not change it
-                item = b.t("np.copy(x)", x=b.atom(item, "item"))
+                helper = "np.copy(x)" if rank == 0 else "_ax.copy_lane_scalar(x)"
+                item = b.t(helper, x=b.atom(item, "item"))
             return item, _bat(rank, x.lanes)
         if any(p.kind == "ellipsis" for p in parts):
             b.cannot("an index mixing '...' with separated array indices")

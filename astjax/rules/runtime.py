@@ -228,6 +228,12 @@ def split_like(g, arrays, axis=0):
     return np.split(g, sizes, axis=axis)
 
 
+def copy_lane_scalar(v):
+    """An item ``x[:, i]`` of a batched ``x``: copied when each lane's item is a scalar (NumPy
+    gives a copy per example, the batched index a view)."""
+    return np.copy(v) if np.ndim(v) <= 1 else v
+
+
 def unstack_batched(g, n, axis):
     """``unstack`` on a batch: ``g`` has the batch axis first and ``axis`` counts it; each
     item keeps the batch axis.  A cotangent with no per-example axes is a zero per lane."""

@@ -323,6 +323,7 @@ defprim("_ax.float_part", "g, like", vjp={"g": "_ax.float_part(g, like)"},
         jvp="_ax.float_part(t_g, like)")
 defprim("_ax.transpose_axes", "axes, ndim", batch="unbatched", nondiff=True)
 defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_value(t_x)")
+defprim("_ax.copy_lane_scalar", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_lane_scalar(t_x)")
 # a dict item's old value around an item write (MISSING where the write creates the key)
 defprim("_ax.slot_value", "d, key", batch="containers", nondiff=True)
 defprim("_ax.restore_slot", "d, key, old", batch="containers", nondiff=True)
