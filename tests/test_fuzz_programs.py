@@ -23,7 +23,6 @@ EXAMPLES = {"grad": 60, "jvp": 60, "hessian": 15, "vmap": 60, "vmap_grad": 30, "
 # kinds of statement left out of CI while a bug they find is open; each has a strict xfail
 # regression in tests/test_fuzz_regressions.py -- when it passes, delete the entry here
 KNOWN_OPEN = {
-    "write_after_view": TRANSFORMS,       # test_grad_write_seen_through_a_view
 }
 
 

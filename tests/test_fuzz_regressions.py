@@ -114,6 +114,7 @@ def test_list_operand_of_a_reduction(transform, ret, tmp_path):
     kept(LIST_OPERAND.format(ret=ret), ((3,),), transform, 213, tmp_path)
 
 
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_global_view(tmp_path):
     kept("""
         W0 = np.ones(4) * 0.25
@@ -132,6 +133,7 @@ def test_vmap_grad_global_view(tmp_path):
         """, ((1, 3), ()), "vmap_grad", 3, tmp_path)
 
 
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_helper_loop_tape(tmp_path):
     kept("""
         def soft(a, k=2):
@@ -188,6 +190,8 @@ def test_copy_then_slice_write(transform, tmp_path):
         """, ((3,), ()), transform, 1, tmp_path)
 
 
+# vmap_grad: _ax.unstack's per-lane loop stacked the list of item cotangents into one array
+# (the batch axis first), which the list's adjoint then popped along the batch axis
 @pytest.mark.parametrize("transform", ["grad", "hessian", "vmap_grad"])
 def test_append_stack_then_inplace(transform, tmp_path):
     kept("""
@@ -258,6 +262,7 @@ def test_vmap_grad_unread_list_reshape(tmp_path):
         """, ((2, 3),), "vmap_grad", 0, tmp_path)
 
 
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_value_while_over_copy(tmp_path):
     kept("""
         def f(x, y):
@@ -328,6 +333,7 @@ def test_vmap_grad_item_write_into_helper_result(tmp_path):
         """, ((2, 3), (2, 3)), "vmap_grad", 1, tmp_path)
 
 
+# np.sum(np.stack(list), axis=0) then -= (fixed with _ax.unstack's batching rule)
 def test_vmap_grad_stack_sum_then_inplace(tmp_path):
     kept("""
         N0 = 1
@@ -348,6 +354,7 @@ def test_vmap_grad_stack_sum_then_inplace(tmp_path):
         """, ((2, 3),), "vmap_grad", 0, tmp_path)
 
 
+# fixed by the batching-of-gradients work (issue 10); kept as a guard
 def test_vmap_grad_list_of_mixed_scalars(tmp_path):
     kept("""
         N0 = 1
@@ -484,3 +491,28 @@ def test_vmap_grad_loop_over_rows_of_a_helper_result(tmp_path):
                 v1 = 0.5 * v1 + np.max(x)
             return np.sum(np.sin(x)) + 0.5 * np.sum(v1 * v1)
         """, ((3,),), "vmap_grad", 1267, tmp_path)
+
+
+# a silent wrong gradient: across the batch v2[:, 0] (of unknown rank here) was a view of v2,
+# not the per-example copy, and the while loop's masked restore made v2 a new array, so the
+# item write's adjoint read the overwritten item
+def test_vmap_grad_list_item_write_then_while(tmp_path):
+    kept("""
+        C0 = 0.7
+
+        def split(a, scale=1.5):
+            u = a * scale
+            return u, np.cos(u)
+
+        def f(x):
+            lst1 = [x, (split(C0)[0]) + 0.0 * x, np.sqrt(np.abs(x) + 0.5)]
+            lst1.append((0.5) + 0.0 * x)
+            lst1[0] = lst1[0] * 0.5
+            v2 = lst1[1] - lst1[0]
+            v2[0, 0] *= np.mean(x)
+            k3 = 0
+            while k3 < 2:
+                v2 = 0.5 * v2 + x
+                k3 += 1
+            return np.sum(v2)
+        """, ((3, 1),), "vmap_grad", 1349, tmp_path)

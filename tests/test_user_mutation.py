@@ -323,8 +323,42 @@ def augmented_on_alias(x):
     return np.sum(y * x)
 
 
+def through_a_list(x):
+    w = x * 2.0
+    lst = [w]                            # the list holds w itself
+    w[0] = 0.0                           # lst[0][0] is 0 now
+    return np.sum(lst[0] * x)
+
+
+def through_an_appended_item(x):
+    w = x * 2.0
+    lst = []
+    lst.append(w)
+    w[0] = 0.0
+    return np.sum(np.stack(lst) * x)
+
+
+def through_loop_rows(x):
+    rows = [x * 1.0, x * 2.0]
+    for r in rows:
+        r[0] = 0.0                       # writes into the list's items
+    return np.sum(rows[0] * rows[1])
+
+
+def tail(a):
+    return a[1:]
+
+
+def through_a_helper_result(x):
+    y = x * 1.0
+    v = tail(y)                          # a view of y, made in a helper
+    v[0] = 5.0
+    return np.sum(y * x)
+
+
 @pytest.mark.parametrize("f", [through_view, through_asarray, through_transpose,
-                               augmented_on_alias])
+                               augmented_on_alias, through_a_list, through_an_appended_item,
+                               through_loop_rows, through_a_helper_result])
 @pytest.mark.parametrize("kind", ["grad", "jvp", "vmap"])
 def test_write_through_a_view_is_refused(f, kind):
     x = X1[:3].copy()
@@ -348,9 +382,25 @@ def test_views_that_do_not_share_are_fine():
         b += 1.0                         # floats are immutable: a keeps its value
         return a * b
 
+    def list_of_a_rebound_name(x):
+        w = x * 2.0
+        lst = [w]
+        w = w * 1.0                      # a new array: the write below leaves lst alone
+        w[0] = 0.0
+        return np.sum(lst[0] * w)
+
+    def helper_result_is_new(x):
+        v = tail(x) * 1.0                # a fresh array
+        v[0] = 5.0
+        return np.sum(v * x[1:])
+
     x = X1[:3].copy()
     np.testing.assert_allclose(astjax.grad(scalar_item)(x), numerical_grad(scalar_item, (x,), 0),
                                rtol=1e-6)
+    for f in (list_of_a_rebound_name, helper_result_is_new):
+        np.testing.assert_allclose(astjax.grad(f)(x), numerical_grad(f, (x,), 0), rtol=1e-6)
+        np.testing.assert_allclose(astjax.vmap(f)(np.stack([x, 2 * x])),
+                                   [f(x), f(2 * x)], rtol=1e-12)
     assert np.isclose(astjax.grad(float_alias)(2.0), 5.0)
 
 

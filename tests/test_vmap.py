@@ -782,3 +782,37 @@ def test_vmap_grad_of_a_helper_returning_early_on_an_option():
     h = 1e-6
     fd = [(two_norms(xs[0] + h * e) - two_norms(xs[0] - h * e)) / (2 * h) for e in np.eye(4)]
     np.testing.assert_allclose(loop[0], fd, rtol=1e-6)
+
+
+def item_then_write(x):
+    v = x * 2.0
+    s = v[0]                      # a NumPy scalar: a copy, not a view of v
+    v[0] = 5.0
+    return s + v
+
+
+def item_write_then_while(x):
+    v = 1.0 - x * 0.5
+    v[0] *= np.mean(x)            # reads v[0], then overwrites it
+    k = 0
+    while k < 2:
+        v = 0.5 * v + x
+        k += 1
+    return np.sum(v)
+
+
+def test_an_item_read_is_a_copy_per_example():
+    # across the batch v[:, 0] is a view of v: the write after it changed it (vmap refused a
+    # write NumPy allows; vmap of grad read the overwritten item, a silent wrong gradient)
+    X = np.random.default_rng(1).normal(size=(3, 4))
+    np.testing.assert_allclose(vmap(item_then_write)(X), [item_then_write(r) for r in X])
+    g = astjax.grad(item_write_then_while)
+    np.testing.assert_allclose(vmap(g)(X), [g(r) for r in X], rtol=1e-12)
+    np.testing.assert_allclose(g(X[0]), [numerical_grad_1(item_write_then_while, X[0], i)
+                                         for i in range(4)], rtol=1e-6)
+
+
+def numerical_grad_1(f, x, i, h=1e-6):
+    e = np.zeros_like(x)
+    e[i] = h
+    return (f(x + e) - f(x - e)) / (2 * h)

@@ -107,8 +107,14 @@ def getitem(b, op):
         return b.t("_ax.dyn_getitem(x, i)", x=x, i=_value_index(parts)), fact
     if not batched_index:
         if not any(p.kind == "array" for p in parts) or _adv_contiguous(parts):
-            return gast.Subscript(value=x.node, slice=_index_node(parts, [_COLON]),
-                                  ctx=gast.Load()), _bat(rank, x.lanes)
+            item = gast.Subscript(value=x.node, slice=_index_node(parts, [_COLON]),
+                                  ctx=gast.Load())
+            if rank in (0, None) and all(p.kind == "int" for p in parts):
+                # per example an item is a copy (a NumPy scalar), across the batch a view:
+                # a later write into x must not change it
+                helper = "np.copy(x)" if rank == 0 else "_ax.copy_lane_scalar(x)"
+                item = b.t(helper, x=b.atom(item, "item"))
+            return item, _bat(rank, x.lanes)
         if any(p.kind == "ellipsis" for p in parts):
             b.cannot("an index mixing '...' with separated array indices")
         moved = b.atom(b.t("np.moveaxis(x, 0, -1)", x=x), "moved")

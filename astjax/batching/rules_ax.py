@@ -7,7 +7,7 @@ as the per-example NumPy formula and batched by the ordinary rules (``b.inline``
 on Python lists of adjoints are unchanged: the list structure is the same in every lane.
 """
 from astjax.frontend.syntax import const
-from astjax.batching.rules import (_NOCONST, _bat, _flat, _is_int, _un, batch_axis, lane_shape, rule,
+from astjax.batching.rules import (_NOCONST, _bat, _flat, _is_int, _shift, _un, batch_axis, lane_shape, rule,
                              value_of)
 from astjax.batching.values import DYN, SCALAR, Lst, Tup, Val
 
@@ -240,6 +240,23 @@ def seq_item(b, prim, args):
     if isinstance(d.info, Val) and not d.info.dyn and d.rank is not None:
         return b.t("d[:, i]", d=d, i=i), _bat(d.rank - 1 if d.rank else None)
     return b.t("_ax.seq_item_lanes(d, i)", d=d, i=i), DYN
+
+
+@rule("unstack")
+def unstack(b, prim, args):
+    """``_ax.unstack(g, n, axis)`` / ``_ax.split_like(g, arrays, axis)`` (np.stack's and
+    np.concatenate's adjoints) on a batched cotangent: the same list of items, each with the
+    batch axis first, taken along the axis shifted past it."""
+    v, n, axis = _pos(args, 3)
+    if not v.batched and not n.batched:
+        return b.recall(), Val(False, None)
+    if axis.batched:
+        b.cannot("a per-lane axis")
+    ax = value_of(b, axis)
+    if not _is_int(ax) or n.batched and prim.key == "_ax.unstack":
+        b.cannot("a stack of per-lane length")
+    helper = "unstack_batched" if prim.key == "_ax.unstack" else "split_like_batched"
+    return b.t(f"_ax.{helper}(v, n, a)", v=b.lanes(v), n=n, a=const(_shift(ax))), DYN
 
 
 @rule("copyto_into")

@@ -8,7 +8,9 @@ core statements, keeps Python's meaning:
 * a plain rebinding ``z = y`` is *followed*: after an item write into one of them the other
   is bound again to the written object, which every transform reads as data flow;
 * any other sharing (a view from slicing, ``.T``, ``np.reshape``, ``np.asarray``, ...; an
-  augmented ``z += v`` on an alias, in place for arrays and lists only) is *checked*: before
+  array held in a list, tuple or dict, or iterated over; a helper's result, which may be an
+  argument or a view of one; an augmented ``z += v`` on an alias, in place for arrays and
+  lists only) is *checked*: before
   the write, ``_ax.check_no_alias`` raises an AstjaxError naming the user's line when the two
   really share memory at run time and the other name is read again later.
 
@@ -72,8 +74,32 @@ def _block(stmts, edges, read_later):
             if getattr(s, "augmented", False):        # t += v: in place for arrays and lists
                 out += [_check(t, o, s) for o in _group(edges, t) if read_later(o, s)]
             edges = _bind(edges, t, s.value)
+        edges = _held(edges, s)
         out.append(s)
     return out, edges
+
+
+def _held(edges, s):
+    """After ``lst.append(w)``, ``lst[i] = w`` or a loop ``for r in lst:``, the container and
+    the value may share an object: a write through one shows through the other."""
+    pairs = []
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+            isinstance(s.value.func, gast.Attribute) and s.value.func.attr in ("append", "insert") \
+            and isinstance(s.value.func.value, gast.Name):
+        pairs = [(s.value.func.value.id, a.id) for a in s.value.args if isinstance(a, gast.Name)]
+    elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+            isinstance(s.targets[0].value, gast.Name) and isinstance(s.value, gast.Name):
+        pairs = [(s.targets[0].value.id, s.value.id)]
+    elif isinstance(s, gast.For) and isinstance(s.target, gast.Name) and \
+            isinstance(s.iter, gast.Name):
+        pairs = [(s.target.id, s.iter.id)]
+    if not pairs:
+        return edges
+    edges = dict(edges)
+    for a, b in pairs:
+        if a != b:
+            edges.setdefault(frozenset((a, b)), "view")
+    return edges
 
 
 def _edges_after(stmts, edges):
@@ -85,27 +111,46 @@ def _edges_after(stmts, edges):
             edges = _merge(edges, _edges_after(s.body, edges))
         elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             edges = _bind(edges, s.targets[0].id, s.value)
+        edges = _held(edges, s)
     return edges
 
 
 def _bind(edges, t, op):
     """The edges after ``t = op``: t's old sharing ends, and op may start a new one."""
     edges = {k: v for k, v in edges.items() if t not in k}
-    base, kind = _base(op)
-    if kind is not None and base != t:
-        edges[frozenset((t, base))] = kind
+    for base, kind in _bases(op):
+        if base != t:
+            edges[frozenset((t, base))] = kind
     return edges
 
 
-def _base(op):
+def _bases(op):
+    """(name, 'same' | 'view') for each name whose object ``op``'s result may share."""
     if isinstance(op, gast.Name):
-        return op.id, "same"
+        return [(op.id, "same")]
     if isinstance(op, gast.Subscript) and isinstance(op.value, gast.Name):
-        return op.value.id, "view"        # an int index of a 1-d array copies: checked at run time
-    if isinstance(op, gast.Call) and dotted_path(op.func) in _VIEWS and op.args and \
-            isinstance(op.args[0], gast.Name):
-        return op.args[0].id, "view"
-    return None, None
+        return [(op.value.id, "view")]    # an int index of a 1-d array copies: checked at run time
+    if isinstance(op, (gast.List, gast.Tuple)):        # a container holds the objects themselves
+        return [(e.id, "view") for e in op.elts if isinstance(e, gast.Name)]
+    if isinstance(op, gast.Dict):
+        return [(e.id, "view") for e in op.values if isinstance(e, gast.Name)]
+    if not isinstance(op, gast.Call):
+        return []
+    path = dotted_path(op.func) or ""
+    if path in _VIEWS and op.args and isinstance(op.args[0], gast.Name):
+        return [(op.args[0].id, "view")]
+    if path.startswith(("np.", "math.", "_ax.")) or path in _FRESH:
+        return []
+    # a helper (or list(), min(), a method) may hand back an argument or a view of it
+    args = list(op.args) + [k.value for k in op.keywords]
+    if isinstance(op.func, gast.Attribute):
+        args.append(op.func.value)
+    return [(a.id, "view") for a in args if isinstance(a, gast.Name)]
+
+
+# calls whose result never shares an argument's memory
+_FRESH = {"len", "range", "float", "int", "bool", "complex", "str", "abs", "round", "print",
+          "isinstance", "enumerate", "zip", "repr", "format", "hash", "id", "type"}
 
 
 def _group(edges, w):

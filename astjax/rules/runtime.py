@@ -232,6 +232,30 @@ def split_like(g, arrays, axis=0):
     return np.split(g, sizes, axis=axis)
 
 
+def copy_lane_scalar(v):
+    """An item ``x[:, i]`` of a batched ``x``: copied when each lane's item is a scalar (NumPy
+    gives a copy per example, the batched index a view)."""
+    return np.copy(v) if np.ndim(v) <= 1 else v
+
+
+def unstack_batched(g, n, axis):
+    """``unstack`` on a batch: ``g`` has the batch axis first and ``axis`` counts it; each
+    item keeps the batch axis.  A cotangent with no per-example axes is a zero per lane."""
+    if np.ndim(g) <= 1:
+        return [g] * n
+    return [np.take(g, i, axis=axis) for i in range(n)]
+
+
+def split_like_batched(g, arrays, axis):
+    """``split_like`` on a batch: ``arrays`` (the joined items) may be batched or shared, so
+    their sizes are read from the end of ``g`` when the axis is negative."""
+    if np.ndim(g) <= 1:
+        return [g] * len(arrays)
+    sizes = [np.shape(a)[axis] if axis < 0 or np.ndim(a) == np.ndim(g) else
+             np.shape(a)[axis - 1] for a in arrays]
+    return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+
+
 def seq_add(d, i, g):
     """``d[i] += g`` for the adjoint of a list or tuple, which starts as 0.0."""
     if np.ndim(g) == 0 and not isinstance(g, np.ndarray) and g == 0.0:
@@ -1121,11 +1145,18 @@ def array_vjp_lanes(g, x, xb=1):
     a list of batched cotangents, one per item."""
     g = g if np.ndim(g) else np.reshape(g, (1,))          # a 0-d g stands for every lane
     if isinstance(x, (list, tuple)):
-        shape = np.shape(np.asarray(x))
-        lane = shape[:1] + shape[2:] if xb else shape
-        g = broadcast_lanes(g, lane)
+        g = broadcast_lanes(g, _list_lane_shape(x, xb))
         return [array_vjp_lanes(g[:, i], item, xb) for i, item in enumerate(x)]
     return cast_like(broadcast_lanes(g, np.shape(x)[1:] if xb else np.shape(x)), x)
+
+
+def _list_lane_shape(x, xb):
+    """The per-example shape of ``np.array(x)`` for a (nested) list of batched items: each
+    leaf carries the batch axis first, so a nested list's batch axis is not x's axis 1."""
+    if isinstance(x, (list, tuple)):
+        return (len(x),) + np.broadcast_shapes(*[_list_lane_shape(i, xb) for i in x]) \
+            if len(x) else (0,)
+    return np.shape(x)[1:] if xb else np.shape(x)
 
 
 def seed_lanes(ans):
@@ -1429,12 +1460,23 @@ def einsum_jvp_vjp_operands(ct, subscripts, operands, tangents):
     return out
 
 
+def _shares(w, other):
+    """Whether a write into ``w`` shows through ``other`` (the same object, a view, or a
+    list, tuple or dict holding one)."""
+    if w is other and isinstance(w, (np.ndarray, list, dict)):
+        return True
+    if isinstance(other, (list, tuple)):
+        return any(_shares(w, item) for item in other)
+    if isinstance(other, dict):
+        return any(_shares(w, item) for item in other.values())
+    return isinstance(w, np.ndarray) and isinstance(other, np.ndarray) and \
+        np.shares_memory(w, other)
+
+
 def check_no_alias(w, other, w_name, other_name, filename=None, lineno=None, text=None):
     """Before an in-place write into ``w``: refuse when ``other``, read again later, shares
     its memory (a view, or the same list or array), which the transforms do not follow."""
-    same = w is other and isinstance(w, (np.ndarray, list, dict))
-    if same or isinstance(w, np.ndarray) and isinstance(other, np.ndarray) and \
-            np.shares_memory(w, other):
+    if _shares(w, other):
         from astjax.errors import UnsupportedError
         raise UnsupportedError(
             f"this writes into '{w_name}', which shares memory with '{other_name}' (a view or "

@@ -332,6 +332,7 @@ defprim("_ax.float_part", "g, like", vjp={"g": "_ax.float_part(g, like)"},
         jvp="_ax.float_part(t_g, like)")
 defprim("_ax.transpose_axes", "axes, ndim", batch="unbatched", nondiff=True)
 defprim("_ax.copy_value", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_value(t_x)")
+defprim("_ax.copy_lane_scalar", "x", batch="first", vjp={"x": "g"}, jvp="_ax.copy_lane_scalar(t_x)")
 # a dict item's old value around an item write (MISSING where the write creates the key)
 defprim("_ax.slot_value", "d, key", batch="containers", nondiff=True)
 defprim("_ax.restore_slot", "d, key, old", batch="containers", nondiff=True)
@@ -395,11 +396,11 @@ defprim("_ax.max_vjp", "v, m, x, axis=None, keepdims=False", batch="reduce_vjp",
         jvp="_ax.max_vjp(t_v, m, x, axis, keepdims)")
 defprim("_ax.cumsum_vjp", "v, axis=None, x=None", batch="cumsum_vjp", vjp={"v": "_ax.reshape_like(np.cumsum(g, axis), v)"},
         jvp="_ax.cumsum_vjp(t_v, axis, x)")
-defprim("_ax.split_like", "v, arrays, axis=0", vjp={"v": "_ax.concat_like(g, arrays, axis)"},
+defprim("_ax.split_like", "v, arrays, axis=0", batch="unstack", vjp={"v": "_ax.concat_like(g, arrays, axis)"},
         jvp="_ax.split_like(t_v, arrays, axis)")
 defprim("_ax.concat_like", "v, arrays, axis=0", vjp={"v": "_ax.split_like(g, arrays, axis)"},
         jvp="_ax.concat_like(t_v, arrays, axis)")
-defprim("_ax.unstack", "v, n, axis=0", vjp={"v": "_ax.stack_like(g, v, axis)"},
+defprim("_ax.unstack", "v, n, axis=0", batch="unstack", vjp={"v": "_ax.stack_like(g, v, axis)"},
         jvp="_ax.unstack(t_v, n, axis)")
 defprim("_ax.stack_like", "v, x, axis=0", vjp={"v": "_ax.unstack(g, len(v), axis)"},
         jvp="_ax.stack_like(t_v, x, axis)")
