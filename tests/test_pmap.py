@@ -180,6 +180,30 @@ def test_in_axes_and_out_axes(devices):
     np.testing.assert_allclose(pair[1], x.sum(0))
 
 
+def shifted(x, y, scale=3.0):
+    return x * scale + y
+
+
+def test_out_axes_none_checks_the_devices_agree(devices):
+    x = RNG.normal(size=(2, 3))
+    with pytest.raises(astjax.AstjaxError, match=r"out_axes=None for result\[1\].*device 1"):
+        astjax.pmap(lambda v: (lax.psum(v, "i"), v), axis_name="i", out_axes=None)(x)
+    s, v = astjax.pmap(lambda v: (lax.psum(v, "i"), v), axis_name="i", out_axes=(None, 0))(x)
+    np.testing.assert_allclose(s, x.sum(0))
+    np.testing.assert_allclose(v, x)
+
+
+def test_keyword_arguments_are_mapped_over_axis_0(devices):
+    x, y = RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3))
+    out = astjax.pmap(shifted, in_axes=(0,))(x, y=y)        # as in JAX: keywords on axis 0
+    np.testing.assert_allclose(out, np.stack([shifted(x[k], y[k]) for k in range(2)]))
+    out = astjax.pmap(shifted)(x, y=y, scale=np.array([1.0, 2.0]))
+    np.testing.assert_allclose(out, np.stack([shifted(x[k], y[k], s)
+                                              for k, s in enumerate([1.0, 2.0])]))
+    with pytest.raises(TypeError, match="shifted.*unexpected keyword"):
+        astjax.pmap(shifted)(x, y=y, z=y)
+
+
 def test_pytree_arguments_and_results(devices):
     tree = {"a": XS, "b": (XS[:, 0], XS[:, 1])}
     out = astjax.pmap(lambda t: {"s": t["a"].sum() + t["b"][0].sum(), "c": t["b"][1]})(tree)
