@@ -180,6 +180,30 @@ def test_in_axes_and_out_axes(devices):
     np.testing.assert_allclose(pair[1], x.sum(0))
 
 
+def shifted(x, y, scale=3.0):
+    return x * scale + y
+
+
+def test_out_axes_none_checks_the_devices_agree(devices):
+    x = RNG.normal(size=(2, 3))
+    with pytest.raises(astjax.AstjaxError, match=r"out_axes=None for result\[1\].*device 1"):
+        astjax.pmap(lambda v: (lax.psum(v, "i"), v), axis_name="i", out_axes=None)(x)
+    s, v = astjax.pmap(lambda v: (lax.psum(v, "i"), v), axis_name="i", out_axes=(None, 0))(x)
+    np.testing.assert_allclose(s, x.sum(0))
+    np.testing.assert_allclose(v, x)
+
+
+def test_keyword_arguments_are_mapped_over_axis_0(devices):
+    x, y = RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3))
+    out = astjax.pmap(shifted, in_axes=(0,))(x, y=y)        # as in JAX: keywords on axis 0
+    np.testing.assert_allclose(out, np.stack([shifted(x[k], y[k]) for k in range(2)]))
+    out = astjax.pmap(shifted)(x, y=y, scale=np.array([1.0, 2.0]))
+    np.testing.assert_allclose(out, np.stack([shifted(x[k], y[k], s)
+                                              for k, s in enumerate([1.0, 2.0])]))
+    with pytest.raises(TypeError, match="shifted.*unexpected keyword"):
+        astjax.pmap(shifted)(x, y=y, z=y)
+
+
 def test_pytree_arguments_and_results(devices):
     tree = {"a": XS, "b": (XS[:, 0], XS[:, 1])}
     out = astjax.pmap(lambda t: {"s": t["a"].sum() + t["b"][0].sum(), "c": t["b"][1]})(tree)
@@ -270,12 +294,83 @@ def coupled(x):
     return np.sum(np.sin(x) * lax.psum(x * x, "i"))
 
 
-def test_collectives_have_no_derivative_rules_yet():
-    x = np.ones(2)
-    with pytest.raises(astjax.NoRuleError, match="psum has no differentiation rule"):
-        astjax.grad(coupled)(x)
-    with pytest.raises(astjax.NoRuleError, match=r"psum has no forward-mode \(jvp\) rule"):
-        astjax.jvp(coupled, (x,), (x,))
+def gathered(x):
+    return np.sum(lax.all_gather(x, "i") * np.arange(1.0, 4.0)[:, None])
+
+
+def squared_mean(x):
+    return np.sum(lax.pmean(x, "i") ** 2 * x)
+
+
+def local_loss(w, x):
+    return np.sum(np.tanh(x @ w) ** 2)
+
+
+def mean_loss(w, x):
+    return lax.pmean(local_loss(w, x), "i")
+
+
+def _fd(total, x, eps=1e-6):
+    fd = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        fd[i] = (total(x + d) - total(x - d)) / (2 * eps)
+    return fd
+
+
+# As in JAX, a member's gradient is that of the sum of every member's result w.r.t. its own
+# input: psum and pmean are their own transposes, all_gather's is a psum and a pick.
+LANES = {
+    "coupled": (coupled, lambda X: sum(np.sum(np.sin(x) * np.sum(X * X, axis=0)) for x in X)),
+    "gathered": (gathered, lambda X: len(X) * np.sum(X * np.arange(1.0, 4.0)[:, None])),
+    "squared_mean": (squared_mean, lambda X: sum(np.sum(X.mean(0) ** 2 * x) for x in X)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LANES))
+def test_grad_of_collectives_under_vmap_against_finite_differences(name):
+    f, total = LANES[name]
+    xs = RNG.normal(size=(3, 2))
+    got = astjax.vmap(astjax.grad(f), axis_name="i")(xs)
+    np.testing.assert_allclose(got, _fd(total, xs), rtol=1e-6, atol=1e-8)
+    assert got.dtype == np.float64
+
+
+def test_grad_under_vmap_agrees_with_jax():
+    jax = pytest.importorskip("jax")        # an extra comparison; the oracle above is FD
+    jnp = jax.numpy
+    xs = RNG.normal(size=(3, 2))
+    want = jax.vmap(jax.grad(lambda x: jnp.sum(jnp.sin(x) * jax.lax.psum(x * x, "i"))),
+                    axis_name="i")(xs)
+    got = astjax.vmap(astjax.grad(coupled), axis_name="i")(xs)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5)
+
+
+def test_pmap_of_grad_of_pmean_against_a_loop(devices):
+    # the cotangent of pmean(L) is pmean(1) = 1 on every member: each device gets the
+    # gradient of its own shard's loss (JAX's semantics), checked shard by shard
+    w, xs = RNG.normal(size=3), RNG.normal(size=(2, 4, 3))
+    got = astjax.pmap(astjax.grad(mean_loss), axis_name="i", in_axes=(None, 0))(w, xs)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], _fd(lambda w_: local_loss(w_, xs[k]), w),
+                                   rtol=1e-6, atol=1e-8)
+
+
+def test_pmax_and_pmin_have_no_derivative():
+    def top(x):
+        return np.sum(lax.pmax(x, "i"))
+    with pytest.raises(astjax.NoRuleError, match="pmax has no differentiation rule"):
+        astjax.vmap(astjax.grad(top), axis_name="i")(np.ones((2, 2)))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17: forward mode through a collective: jacfwd "
+                   "vmaps a helper over tangents, whose psum is not bound to the outer axis")
+def test_jacfwd_of_psum_under_vmap():
+    xs = RNG.normal(size=(3, 2))
+    got = astjax.vmap(astjax.jacfwd(coupled), axis_name="i")(xs)
+    np.testing.assert_allclose(got, astjax.vmap(astjax.grad(coupled), axis_name="i")(xs),
+                               rtol=1e-10)
 
 
 def test_without_dask_astjax_imports_and_pmap_says_how_to_install(tmp_path):

@@ -399,8 +399,9 @@ def test_every_entry_is_checked():
             continue     # SciPy's entries (registered once a test imported SciPy): each is
             #              checked against finite differences in tests/test_scipy.py
         if prim.extra.get("refused") or prim.extra.get("collective"):
-            continue     # no rule on purpose (a NoRuleError names them): test_numpy_source,
-            #              test_real_python and test_pmap check the refusals
+            continue     # refused: no rule on purpose (a NoRuleError names them), checked by
+            #              test_numpy_source and test_real_python; collectives: test_pmap
+            #              checks their rules (grad under vmap against FD) and refusals
         if prim.mutates:                                # checked through its pure form
             update = registry.lookup(prim.update)
             assert update is not None and update.params == prim.params, key

@@ -38,8 +38,12 @@ def collective(b, prim, args):
     if kind == "axis_index":
         return b.t("np.arange(n)", n=b.B()), _bat(0)
     x = args["x"]
-    if x.rank is None:
-        b.cannot(f"lax.{kind} of a value of unknown rank")
+    if x.rank is None:          # a loop over the lanes could not reduce across them
+        where = getattr(getattr(b, "current", None), "origin", None)
+        at = f"{where.short}: " if where is not None else ""
+        raise AstjaxError(f"{at}vmap: lax.{kind} of a value whose rank is not known here "
+                          f"(e.g. inside jacfwd); the reduction over axis {axis_name!r} "
+                          f"needs it")
     if kind == "all_gather":
         if x.batched:
             return b.t("np.asarray(x)", x=b.lanes(x)), _un(x.rank + 1)

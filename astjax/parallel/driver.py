@@ -19,6 +19,7 @@ a killed worker under the same name) and reruns the whole call on the current de
 at most ``RETRIES`` times, then raises ``AstjaxError``.
 """
 import collections
+import inspect
 import numbers
 import pickle
 import sys
@@ -97,14 +98,15 @@ class Pmapped:
         return future
 
     # ---- calling ------------------------------------------------------------------------
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args, in_axes = self._bind_keywords(args, kwargs)
         client = cluster.get_client(self.client)
         for attempt in range(RETRIES + 1):
             devs = self._devs.get(id(client))
             if devs is None or devs[0] is not client:
                 devs = self._devs[id(client)] = (client, self._current_devices(client))
             devs = devs[1]
-            shards = self._shards(args, len(devs))
+            shards = self._shards(args, len(devs), in_axes)
             self._ship_jit(shards[0])
             try:
                 return self._run(client, devs, shards)
@@ -143,11 +145,39 @@ class Pmapped:
             out.append(by_name[d.name])
         return out
 
-    def _shards(self, args, n):
+    def _bind_keywords(self, args, kwargs):
+        """Keyword arguments become positional ones; as in JAX they are mapped over axis 0
+        (in_axes covers only the positional ones), and unfilled defaults are broadcast."""
+        if not kwargs:
+            return args, self.in_axes
+        try:
+            sig = inspect.signature(self.fun)
+            bound = sig.bind(*args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{self.__name__}: {exc}") from None
+        params = list(sig.parameters.values())
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in params):
+            raise AstjaxError(f"{self.__name__}: pmap passes keyword arguments by position; "
+                              f"it needs a function without *args, **kwargs or keyword-only "
+                              f"parameters to take them")
+        bound.apply_defaults()
+        names = [p.name for p in params]
+        spec = self.in_axes
+        if isinstance(spec, (tuple, list)):
+            if len(spec) != len(args):
+                raise ValueError(f"{self.__name__}: in_axes has {len(spec)} entries for "
+                                 f"{len(args)} positional arguments")
+            head = tuple(spec)
+        else:
+            head = (spec,) * len(args)
+        tail = tuple(0 if name in kwargs else None for name in names[len(args):])
+        return tuple(bound.arguments[name] for name in names), head + tail
+
+    def _shards(self, args, n, in_axes):
         """Per device, the tuple of its arguments (static ones whole)."""
         static = {i % len(args) if args else i for i in self.static}
         dyn = [i for i in range(len(args)) if i not in static]
-        axes = self._arg_axes(args, dyn)
+        axes = self._arg_axes(args, dyn, in_axes)
         names = _param_names(self.fun, len(args))
         for i in range(len(args)):
             _check_picklable(args[i], names[i], i, self.__name__)
@@ -165,8 +195,7 @@ class Pmapped:
         return [tuple(_take(args[i], axes[i], j) if i in axes else args[i]
                       for i in range(len(args))) for j in range(n)]
 
-    def _arg_axes(self, args, dyn):
-        spec = self.in_axes
+    def _arg_axes(self, args, dyn, spec):
         if isinstance(spec, (tuple, list)):
             if len(spec) == len(args):
                 return {i: spec[i] for i in dyn}
@@ -426,20 +455,35 @@ def _take(value, axis, j):
     return np.ascontiguousarray(np.take(np.asarray(value), j, axis=axis))
 
 
-def _stack(outs, out_axes, label):
+def _stack(outs, out_axes, label, where="result"):
     first = outs[0]
     if isinstance(out_axes, (tuple, list)):
         if not isinstance(first, (tuple, list)) or len(first) != len(out_axes):
             raise ValueError(f"{label}: out_axes {out_axes!r} does not match the results")
-        return tuple(_stack([o[i] for o in outs], ax, label) for i, ax in enumerate(out_axes))
+        return tuple(_stack([o[i] for o in outs], ax, label, f"{where}[{i}]")
+                     for i, ax in enumerate(out_axes))
     if isinstance(first, (tuple, list)):
-        out = [_stack([o[i] for o in outs], out_axes, label) for i in range(len(first))]
+        out = [_stack([o[i] for o in outs], out_axes, label, f"{where}[{i}]")
+               for i in range(len(first))]
         return out if isinstance(first, list) else tuple(out)
     if isinstance(first, dict):
-        return {k: _stack([o[k] for o in outs], out_axes, label) for k in first}
+        return {k: _stack([o[k] for o in outs], out_axes, label, f"{where}[{k!r}]")
+                for k in first}
     if out_axes is None:
+        for j, o in enumerate(outs[1:], 1):
+            a, b = np.asarray(first), np.asarray(o)
+            if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+                raise AstjaxError(
+                    f"{label}: out_axes=None for {where}, but device {j} returned a value "
+                    f"different from device 0's ({_describe(b)} vs {_describe(a)}); an "
+                    f"unmapped result must be the same on every device (reduce it with "
+                    f"lax.pmean/psum first, or map it with out_axes=0)")
         return first
     return np.stack([np.asarray(o) for o in outs], axis=out_axes)
+
+
+def _describe(a):
+    return f"shape {a.shape}" if a.size > 4 else repr(a.tolist())
 
 
 def _nbytes(value):

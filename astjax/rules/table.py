@@ -492,8 +492,20 @@ defprim("_ax.take_slot_lanes", "d, index", batch="loop", jvp="_ax.take_slot_lane
 
 # ---- collectives by axis name (astjax.lax): vmap reduces over its batch axis, pmap cuts its
 # function into stages at them (astjax/parallel/stages.py); no derivative rules yet ---------
+# Derivatives as in JAX: psum and pmean are linear, and each is its own transpose (the
+# cotangent of a member's x is the sum/mean of every member's g: the gradient of the sum of
+# the members' results); all_gather's transpose hands member k the sum of every g[k].
+# pmax and pmin have no derivative (JAX has none either).
+_COLLECTIVE_RULES = {
+    "psum": ({"x": "_ax.psum(g, axis_name)"}, "_ax.psum(t_x, axis_name)"),
+    "pmean": ({"x": "_ax.pmean(g, axis_name)"}, "_ax.pmean(t_x, axis_name)"),
+    "all_gather": ({"x": "_ax.psum(g, axis_name)[_ax.axis_index(axis_name)]"},
+                   "_ax.all_gather(t_x, axis_name)"),
+}
 for _kind in ("psum", "pmean", "pmax", "pmin", "all_gather"):
-    defprim(f"_ax.{_kind}", "x, axis_name", batch="collective", collective=True)
+    _vjp, _jvp = _COLLECTIVE_RULES.get(_kind, (None, None))
+    defprim(f"_ax.{_kind}", "x, axis_name", batch="collective", collective=True,
+            vjp=_vjp, jvp=_jvp)
 defprim("_ax.axis_index", "axis_name", batch="collective", nondiff=True, collective=True)
 
 # ---- more elementwise functions (issue 14) ----------------------------------------------------
