@@ -30,7 +30,8 @@ defprim("_ax.abs_slope", "x", batch="elementwise",
         vjp={"x": f"_ax.complex_only(np.conj(g) / {_R} - np.real(g * np.conj(x)) "
                   f"* _ax.abs_slope(x) / ({_R} * {_R}), x)"},
         jvp=f"_ax.complex_only(np.conj(t_x) / {_R} - np.real(t_x * _ax.abs_slope(x)) "
-            f"* np.conj(x) / ({_R} * {_R}), x)")
+            f"* np.conj(x) / ({_R} * {_R}), x)",
+        cython="astjax_sign(x)")          # C code holds real numbers only: sign(x)
 
 # ---- transforms -------------------------------------------------------------------------------
 
