@@ -246,15 +246,22 @@ def test_the_tests_run_every_jvp_rule():
                  "_ax.concat_like", "_ax.getitem_vjp", "_ax.none_to_zero", "_ax.seq_add",
                  "np.float32"}
     # and every entry test_rule_table.py checks against finite differences, jvp included
-    from test_rule_table import SAMPLES
-    elsewhere |= set(SAMPLES)
+    # (and the test files test_rule_table.ELSEWHERE names: fft, linalg, list(seq), ... each
+    # checks jvp against finite differences)
+    from test_rule_table import ELSEWHERE, SAMPLES
+    elsewhere |= set(SAMPLES) | set(ELSEWHERE)
     # vmap's lane helpers (astjax/batching*.py): linear, reached by forward mode over vmap
     lanes = {k for k in primitives.REGISTRY if any(w in k for w in (
         "lane", "batch", "_ax.align", "dyn_getitem", "where_defined"))}
     # SciPy's entries exist once a test imported SciPy: tests/test_scipy.py runs each
     with_rule = {k for k, p in primitives.REGISTRY.items() if p.jvp is not None
                  and not k.startswith("scipy.")}
-    assert with_rule - used - structural - elsewhere - lanes == set()
+    # issue 17, open: forward mode through a collective is not checked by any passing test
+    # (test_pmap.py::test_jacfwd_of_psum_under_vmap is a strict xfail); once it passes, this
+    # set must go, and the assertion below says so
+    collectives_open = {"_ax.psum", "_ax.pmean", "_ax.all_gather"}
+    assert collectives_open & used == set()
+    assert with_rule - used - structural - elsewhere - lanes - collectives_open == set()
 
 
 # ---- dtypes, source, errors -----------------------------------------------------------------------
@@ -301,7 +308,7 @@ def test_inactive_values_get_no_tangent_code():
 
 
 def no_rule(x):
-    return np.sum(np.sort(x))
+    return np.sum(np.unwrap(x))
 
 
 def test_missing_rule_names_the_line():

@@ -290,9 +290,6 @@ def test_vmap_grad_slice_write_in_loop(tmp_path):
         """, ((3, 1),), "vmap_grad", 483, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: batching of gradients: a tuple-returning helper called in a loop: "
-    "None subscripted in the batched adjoint"))
 def test_vmap_grad_tuple_helper_in_loop(tmp_path):
     kept("""
         def split(a, scale=1.5):

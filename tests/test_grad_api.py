@@ -171,7 +171,7 @@ def test_bad_argnums():
     (bad_model.uses_yield, r"bad_model.py:8: cannot differentiate through 'yield'"),
     (bad_model.uses_try, r"bad_model.py:12: cannot differentiate through 'try'"),
     (bad_model.uses_stdlib, r"bad_model.py:19: statistics.fmean has no astjax rule"),
-    (bad_model.uses_fft, r"bad_model.py:23: no differentiation rule for np.fft.fft"),
+    (bad_model.uses_unwrap, r"bad_model.py:23: no differentiation rule for np.unwrap"),
     (bad_model.undefined_name, r"bad_model.py:31: name 'not_defined_anywhere' is not defined"),
 ])
 def test_errors_name_file_line_and_construct(fn, pattern):

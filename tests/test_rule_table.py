@@ -239,6 +239,9 @@ ELSEWHERE = {
     # vmap(grad) of programs using them against finite differences and a loop
     **{k: "tests/test_python_builtins.py" for k in (
         "_ax.as_list", "_ax.as_tuple", "_ax.as_seq_vjp", "_ax.seq_tangent")},
+    # vmap's copy of an item read that is a scalar per example: tests/test_vmap.py
+    # (test_an_item_read_is_a_copy_per_example) and the vmap(grad) fuzz regressions
+    "_ax.copy_lane_scalar": "tests/test_vmap.py",
     # sorting and nan_to_num: tests/test_more_numpy.py, likewise
     **{k: "tests/test_more_numpy.py" for k in (
         "np.nan_to_num", "np.sort", "np.partition", "_ax.order_take", "_ax.order_put")},

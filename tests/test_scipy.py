@@ -115,9 +115,6 @@ def _first_row_of_log_softmax(x):
     return np.sum(_lsm(np.outer(x, x), axis=1)[0] * x)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: vmap(grad) through a helper calling a "
-                   "keepdims helper: 'cannot reshape array of size 2 into shape (2,3,1)' "
-                   "from generated code (the same without SciPy, as here)")
 def test_vmap_of_grad_through_a_keepdims_helper():
     batch = np.stack([X, 0.9 * X])
     np.testing.assert_allclose(astjax.vmap(astjax.grad(_first_row_of_log_softmax))(batch),
