@@ -816,3 +816,37 @@ def numerical_grad_1(f, x, i, h=1e-6):
     e = np.zeros_like(x)
     e[i] = h
     return (f(x + e) - f(x - e)) / (2 * h)
+
+
+# ---- vmap(grad) of loops whose lanes leave at different times ----------------------------
+
+def _sgd_with_skips(w):
+    # a shared `continue` (every lane skips odd epochs) inside a loop whose `break` is per lane
+    for epoch in range(6):
+        if epoch % 2 == 1:
+            continue
+        w = w - 0.3 * np.sin(w)
+        if np.sum(w ** 2) < 0.5:
+            break
+    return np.sum(w ** 3)
+
+
+def test_vmap_grad_of_a_shared_continue_in_a_loop_with_a_per_lane_break():
+    ws = np.array([[0.1, 0.2], [2.0, 1.5], [0.5, 0.4]])      # lanes break after 1, 3, 2 trips
+    g = astjax.grad(_sgd_with_skips)
+    np.testing.assert_allclose(astjax.vmap(g)(ws), [g(w) for w in ws], rtol=1e-12)
+
+
+def _horner(p):
+    xs = np.linspace(-1.0, 1.0, 5)
+    acc = np.zeros_like(xs)
+    for c in reversed(list(p)):
+        acc = acc * xs + c
+    return np.sum(acc ** 2)
+
+
+def test_vmap_grad_of_list_of_a_per_lane_vector():
+    ps = np.arange(12.0).reshape(3, 4) / 10.0
+    g = astjax.grad(_horner)
+    np.testing.assert_allclose(astjax.vmap(g)(ps), [g(p) for p in ps], rtol=1e-12)
+    np.testing.assert_allclose(astjax.vmap(_horner)(ps), [_horner(p) for p in ps], rtol=1e-12)

@@ -12,13 +12,7 @@ import astjax
 from whole_programs import PROGRAMS, point
 
 # programs astjax cannot yet transform: strict xfails naming what is wrong
-XFAIL = {
-    ("horner_fit", "vmap_grad"): "issue 15: reversed(list(p)) of a per-lane vector: vmap "
-                                 "refuses a per-lane index into the list (an AstjaxError)",
-    ("unrolled_sgd", "vmap_grad"): "issue 10: vmap(grad) of a loop whose break is per lane: a "
-                                   "record popped in the masked reverse loop has another "
-                                   "shape than the value it restores (internal ValueError)",
-}
+XFAIL = {}
 # jit(grad) builds a C extension per program: a sample in CI keeps it within minutes
 JIT_SAMPLE = {"rnn_loss", "advect_diffuse", "kalman_nll", "huber", "heat_equation",
               "conv1d_loss", "newton_sqrt_sum", "unrolled_sgd"}

@@ -512,6 +512,18 @@ class ProgramBatcher:
                 return True
         return any(self.mutates_lists(h) for h in core.helpers if h != fname)
 
+    def uses_tape(self, node):
+        """Does ``node`` push to or pop from a tape, directly or through a helper it hands one?"""
+        for n in gast.walk(node):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                    n.func.attr in ("append", "pop") and isinstance(n.func.value, gast.Name) and \
+                    n.func.value.id.startswith(TAPE_PREFIX):
+                return True
+            if isinstance(n, gast.Call) and any(isinstance(a, gast.Name) and
+                                                a.id.startswith(TAPE_PREFIX) for a in n.args):
+                return True
+        return False
+
     def pops(self, node, seen=None):
         """Does ``node`` pop from a tape, directly or through the helpers it calls?"""
         seen = set() if seen is None else seen

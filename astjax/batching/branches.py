@@ -66,9 +66,24 @@ class BranchBatcher:
 
     def if_(self, s):
         var, negated = self.test_of(s.test)
-        if not is_batched(self.env.get(var, SCALAR)):
+        info = self.env.get(var, SCALAR)
+        if is_batched(info):
+            return self.select_if(s, var, negated)
+        if not (self.masked_loops and self.prog.uses_tape(s)):
             return self.plain_if(s)
-        return self.select_if(s, var, negated)
+        # Under a loop's live mask, a shared test that guards tape pushes or pops runs both
+        # branches too: the mirror sweep tests the value restored after the loop merged it
+        # per lane, so it runs both of its branches, and each sweep must pop what the other
+        # pushed.
+        out = []
+        self.current = s
+        self.outs.append(out)
+        mask = self.materialize(Arg(name(self.names.get(var, var)), info), force=True)
+        self.outs.pop()
+        self.names[var] = mask.id
+        self.alias[mask.id] = var
+        self.env[var] = Val(True, 0, lanes=False)
+        return out + self.select_if(s, var, negated)
 
     def plain_if(self, s):
         out = self.protect_for(s)

@@ -92,6 +92,7 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         self.outs = []                     # stack of statement lists being filled
         self.result_info = None
         self.masked = False                # uses masks (the dispatcher silences warnings)
+        self.masked_loops = 0              # depth of loops run under a live mask of lanes
         self.fallbacks = []                # reasons of per-lane loops
         self.current = None                # the statement being batched
         self.consts = {}                   # core variable -> its constant Python value

@@ -222,7 +222,9 @@ class LoopBatcher:
                     self.names[loop_var] = iterated
                     self.alias[iterated] = loop_var
             self.env[loop_var] = SCALAR
+        self.masked_loops += 1
         loop_body += self.block(body)
+        self.masked_loops -= 1
         self.regions.pop()
         # merge what the region wrote back, for the lanes under the mask only
         self.current = s

@@ -302,4 +302,9 @@ def as_seq(b, prim, args):
         return b.recall(), b.new_list(seq.info.elem)
     if isinstance(seq.info, Tup) and prim.key.endswith("tuple"):
         return b.recall(), seq.info
+    if prim.key.endswith("list") and isinstance(seq.info, Val) and not seq.info.dyn and \
+            seq.rank is not None and seq.rank >= 1:
+        # the rows of a per-lane array: item i is x[:, i] for every lane
+        rows = b.atom(b.t("np.swapaxes(x, 0, 1)", x=b.lanes(seq)), "rows")
+        return b.recall(seq=rows), b.new_list(_bat(seq.rank - 1))
     b.cannot(f"{prim.key.split('_')[-1]}() of a per-lane value")
