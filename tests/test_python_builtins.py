@@ -93,8 +93,40 @@ def outer_pairs(x):
     return sum(x[i] * x[j] ** 2 for i in range(len(x)) for j in range(i))
 
 
+def enumerate_from_one(x):
+    # enumerate's start was dropped (a silent wrong answer under grad, jit and vmap)
+    total = 0.0
+    for k, v in enumerate(x, 1):
+        total = total + k * v * v
+    return total
+
+
+def enumerate_zip(x):
+    total = 0.0
+    for k, (a, b) in enumerate(zip(x, x[1:]), start=2):
+        total = total + k * np.sin(a - b)
+    return total
+
+
+def zip_reversed_pairs(x):
+    # one target for zip's items (was an internal error under jit: len() of a zip object)
+    total = 0.0
+    for pair in zip(x, reversed(x)):
+        total = total + pair[0] * pair[1] ** 2
+    return total
+
+
+def optional_data(x, data=None):
+    # the branch on an argument left at its default (vmap looped isinstance over the batch,
+    # then ran the other branch's len(None): an internal error)
+    if isinstance(data, list):
+        return np.sum(x) * len(data)
+    return np.sum(x * x * x)
+
+
 PROGRAMS = [sum_of_squares_gen, soft_hinge, map_activations, map_two_lists, map_a_helper,
-            copy_then_append, params_by_keyword, pairwise_products, outer_pairs]
+            copy_then_append, params_by_keyword, pairwise_products, outer_pairs,
+            enumerate_from_one, enumerate_zip, zip_reversed_pairs, optional_data]
 MATRIX_PROGRAMS = [rows_of_a_matrix, tuple_of_rows]
 ALL = [(f, X) for f in PROGRAMS] + [(f, M) for f in MATRIX_PROGRAMS]
 IDS = [f.__name__ for f, _ in ALL]
@@ -126,7 +158,8 @@ def test_vmap_grad_matches_a_loop(f, x):
 
 
 @pytest.mark.parametrize("f", [sum_of_squares_gen, map_two_lists, pairwise_products,
-                               rows_of_a_matrix])
+                               rows_of_a_matrix, enumerate_from_one, enumerate_zip,
+                               zip_reversed_pairs])
 def test_jit_matches_python(f):
     x = M if f is rows_of_a_matrix else X
     with warnings.catch_warnings():

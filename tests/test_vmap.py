@@ -850,3 +850,24 @@ def test_vmap_grad_of_list_of_a_per_lane_vector():
     g = astjax.grad(_horner)
     np.testing.assert_allclose(astjax.vmap(g)(ps), [g(p) for p in ps], rtol=1e-12)
     np.testing.assert_allclose(astjax.vmap(_horner)(ps), [_horner(p) for p in ps], rtol=1e-12)
+
+
+SMOOTH = True
+
+
+def _transpose_on_a_path_not_taken(x):
+    # found by tools/fuzz_programs.py (vmap_grad, seed 7): the transpose's cotangent is the
+    # shared zero 0.0 on the path taken, and its lane axes were computed for a matrix
+    xt = x.T
+    if SMOOTH:
+        out = np.sum(np.sin(x))
+    else:
+        xt = 0.5 * xt + xt @ x
+        out = np.sum(xt)
+    return out
+
+
+def test_vmap_grad_of_a_transpose_read_only_on_a_path_not_taken():
+    xs = np.linspace(0.1, 1.2, 12).reshape(2, 3, 2)
+    g = astjax.grad(_transpose_on_a_path_not_taken)
+    np.testing.assert_allclose(astjax.vmap(g)(xs), np.cos(xs), rtol=1e-12)

@@ -457,6 +457,12 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
             return batching_index.getitem(self, op)
         prim = primitives.lookup(key)
         if prim is None:
+            operands = list(op.args) + [k.value for k in op.keywords] + \
+                [n for n in gast.walk(op.func) if isinstance(n, gast.Name)] \
+                if isinstance(op, gast.Call) else []
+            if isinstance(op, gast.Call) and not any(
+                    is_batched(self.info(a)) for a in operands if isinstance(a, gast.Name)):
+                return op, Val(False, None)      # no operand per lane: one call, as Python
             raise CannotBatch(f"{key} has no batching rule")
         try:
             bound = bind(prim, op)

@@ -189,25 +189,10 @@ class FlowLowering:
             # for target in seq / enumerate(seq) / zip(a, b): index the sequences
             kind = self.resolve_callee(it.func) if isinstance(it, gast.Call) else None
             loop_var = self.fresh("i")
-            if kind == ("prim", "enumerate"):
-                seqs = [self.to_name(self.atom(it.args[0], out), out, "seq")]
-                lengths = [self.emit(out, call("len", seqs), "n")]
-                target = s.target
-                if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
-                    self.fail(s, "for over enumerate() needs two targets")
-                prefix.append(self.stmt(assign(target.elts[0].id, name(loop_var))))
-                targets = [target.elts[1]]
-            elif kind == ("prim", "zip"):
-                seqs = [self.to_name(self.atom(a, out), out, "seq") for a in it.args]
-                lengths = [self.emit(out, call("len", [q]), "n") for q in seqs]
-                if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(seqs)):
-                    self.fail(s, "for over zip() needs one target per sequence")
-                targets = s.target.elts
-            elif kind in (("method", "items"), ("method", "keys"), ("method", "values")):
+            if kind in (("method", "items"), ("method", "keys"), ("method", "values")):
                 # for k, v in d.items(): index the list of d's keys
                 d = self.to_name(self.atom(it.func.value, out), out, "d")
                 keys = self.emit(out, call("_ax.dict_keys", [d]), "keys")
-                seqs, targets = [], []
                 lengths = [self.emit(out, call("len", [keys]), "n")]
                 key = self.fresh("key")
                 prefix.append(self.stmt(assign(key, gast.Subscript(
@@ -220,29 +205,12 @@ class FlowLowering:
                     self.assign_to(s.target.elts[1], value, prefix)
                 else:
                     self.assign_to(s.target, name(key) if kind[1] == "keys" else value, prefix)
-            elif kind == ("prim", "reversed"):
-                # for v in reversed(seq): index seq from its end
-                seq = self.to_name(self.atom(it.args[0], out), out, "seq")
-                lengths = [self.emit(out, call("len", [seq]), "n")]
-                last = self.emit(out, gast.BinOp(left=lengths[0], op=gast.Sub(),
-                                                 right=const(1)), "last")
-                back = self.fresh("back")
-                prefix.append(self.stmt(assign(back, gast.BinOp(
-                    left=last, op=gast.Sub(), right=name(loop_var)))))
-                seqs, targets = [], []
-                self.assign_to(s.target, gast.Subscript(value=seq, slice=name(back),
-                                                        ctx=gast.Load()), prefix)
             else:
-                seqs = [self.to_name(self.atom(it, out), out, "seq")]
-                lengths = [self.emit(out, call("len", seqs), "n")]
-                targets = [s.target]
+                lengths = self._sequence_items(it, s.target, loop_var, out, prefix, s)
             n = lengths[0]
             for other in lengths[1:]:
                 n = self.emit(out, call("min", [n, other]), "n")
             bounds = [n]
-            for seq, target in zip(seqs, targets):
-                item = gast.Subscript(value=seq, slice=name(loop_var), ctx=gast.Load())
-                self.assign_to(target, item, prefix)
         body = self._loop_body(loop, prefix, s.body, [])
         init = [self.stmt(assign(loop["brk"], const(False)))] if loop["brk"] else []
         rng = call("range", bounds)
@@ -250,6 +218,61 @@ class FlowLowering:
         out.append(self.stmt(gast.For(target=name(loop_var, gast.Store()), iter=rng,
                                       body=body, orelse=[], type_comment=None)))
         return out
+
+    def _sequence_items(self, it, target, loop_var, out, prefix, s):
+        """``for target in it`` over a sequence, as a loop over ``range(n)``: the lengths
+        whose minimum is ``n``; ``prefix`` gets the assignments of ``target`` from index
+        ``loop_var``.  ``enumerate(seq, start)``, ``zip(a, b, ...)`` and ``reversed(seq)``
+        nest (``enumerate(zip(a, b))``, ``zip(a, reversed(b))``)."""
+        kind = self.resolve_callee(it.func) if isinstance(it, gast.Call) else None
+        if kind in (("prim", "enumerate"), ("prim", "zip"), ("prim", "reversed")) and \
+                any(isinstance(a, gast.Starred) for a in it.args):
+            self.fail(s, f"{kind[1]}(*...) of a sequence of unknown length is not supported")
+        width = {("prim", "enumerate"): 2, ("prim", "zip"): len(getattr(it, "args", ()))}.get(kind)
+        if width is not None and not isinstance(target, (gast.Tuple, gast.List)):
+            # for pair in zip(a, b): the items' tuple
+            parts = [gast.Name(id=self.fresh("item"), ctx=gast.Store(), annotation=None,
+                               type_comment=None) for _ in range(width)]
+            lengths = self._sequence_items(it, gast.Tuple(elts=parts, ctx=gast.Store()),
+                                           loop_var, out, prefix, s)
+            self.assign_to(target, gast.Tuple(elts=[name(p.id) for p in parts],
+                                              ctx=gast.Load()), prefix)
+            return lengths
+        if kind == ("prim", "enumerate"):
+            if len(target.elts) != 2:
+                self.fail(s, "for over enumerate() needs two targets")
+            start = it.args[1] if len(it.args) > 1 else next(
+                (k.value for k in it.keywords if k.arg == "start"), None)
+            index = name(loop_var)
+            if start is not None:
+                index = gast.BinOp(left=index, op=gast.Add(), right=self.atom(start, out))
+            self.assign_to(target.elts[0], index, prefix)
+            return self._sequence_items(it.args[0], target.elts[1], loop_var, out, prefix, s)
+        if kind == ("prim", "zip"):
+            if it.keywords:
+                self.fail(s, "zip() with keyword arguments is not supported")
+            if len(target.elts) != len(it.args):
+                self.fail(s, "for over zip() needs one target per sequence")
+            lengths = []
+            for arg, t in zip(it.args, target.elts):
+                lengths += self._sequence_items(arg, t, loop_var, out, prefix, s)
+            return lengths
+        if kind == ("prim", "reversed"):
+            # for v in reversed(seq): index seq from its end
+            seq = self.to_name(self.atom(it.args[0], out), out, "seq")
+            n = self.emit(out, call("len", [seq]), "n")
+            last = self.emit(out, gast.BinOp(left=n, op=gast.Sub(), right=const(1)), "last")
+            back = self.fresh("back")
+            prefix.append(self.stmt(assign(back, gast.BinOp(
+                left=last, op=gast.Sub(), right=name(loop_var)))))
+            self.assign_to(target, gast.Subscript(value=seq, slice=name(back),
+                                                  ctx=gast.Load()), prefix)
+            return [n]
+        seq = self.to_name(self.atom(it, out), out, "seq")
+        n = self.emit(out, call("len", [seq]), "n")
+        self.assign_to(target, gast.Subscript(value=seq, slice=name(loop_var), ctx=gast.Load()),
+                       prefix)
+        return [n]
 
     def _reversed_range(self, it, out):
         """``reversed(range(n))`` / ``reversed(range(a, b))`` as the range that counts down

@@ -990,7 +990,10 @@ def lane_len(x, nb=1):
 
 
 def lane_transpose_axes(x, axes, nb=1):
-    """np.transpose axes for the batched ``x`` from per-example ``axes`` (None reverses)."""
+    """np.transpose axes for the batched ``x`` from per-example ``axes`` (None reverses).
+    A shared scalar (the zero cotangent of a path not taken) has none to permute."""
+    if np.ndim(x) < nb:
+        return None
     r = np.ndim(x) - nb
     per = tuple(range(r - 1, -1, -1)) if axes is None else tuple(a % r for a in axes)
     return tuple(range(nb)) + tuple(a + nb for a in per)
