@@ -82,9 +82,7 @@ _VMAP_XFAIL = {
     "pad": "issue 14: vmap(grad) of np.pad: ints its stand-in computes in a loop come back from "
            "the tape as per-lane values (internal ValueError from np.moveaxis)",
     "dsplit_rollaxis": "issue 14: vmap(grad) of np.rollaxis: the axes its stand-in computes "
-                       "come back from the tape as per-lane values (internal TypeError)",
-    "array_split": "issue 14: vmap of np.array_split into pieces of different lengths: the "
-                   "batched list stacks them (internal ValueError)"}
+                       "come back from the tape as per-lane values (internal TypeError)"}
 VMAP_CASES = [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_VMAP_XFAIL[i]))
               if i in _VMAP_XFAIL else f for f, i in zip(CASES, IDS)]
 

@@ -124,9 +124,39 @@ def optional_data(x, data=None):
     return np.sum(x * x * x)
 
 
+def walrus_gate(x):
+    if (energy := np.sum(x * x)) > 0.5:
+        return energy * np.sum(x)
+    return energy
+
+
+def walrus_in_while(x):
+    y = x
+    halvings = 0
+    while (peak := np.max(np.abs(y))) > 0.2:
+        y = y * 0.5
+        halvings += 1
+    return np.sum(y) * peak + halvings
+
+
+def star_unpack(x):
+    first, *middle, last = x
+    return first * last + sum(v * v for v in middle) + len(middle)
+
+
+def list_slices(x):
+    # a slice of a list is a list (vmap read it as one item: an internal error, and
+    # list(terms[1:]) a silent wrong answer); head, *tail = [...] slices the same way
+    terms = [x[0] * 2.0, x[1], x[2] ** 2, np.sin(x[3])]
+    rest = terms[1:]
+    head, *tail = list(terms[:3])
+    return head * tail[0] + tail[-1] * rest[-1] + len(rest)
+
+
 PROGRAMS = [sum_of_squares_gen, soft_hinge, map_activations, map_two_lists, map_a_helper,
             copy_then_append, params_by_keyword, pairwise_products, outer_pairs,
-            enumerate_from_one, enumerate_zip, zip_reversed_pairs, optional_data]
+            enumerate_from_one, enumerate_zip, zip_reversed_pairs, optional_data, walrus_gate,
+            walrus_in_while, star_unpack, list_slices]
 MATRIX_PROGRAMS = [rows_of_a_matrix, tuple_of_rows]
 ALL = [(f, X) for f in PROGRAMS] + [(f, M) for f in MATRIX_PROGRAMS]
 IDS = [f.__name__ for f, _ in ALL]
@@ -159,7 +189,7 @@ def test_vmap_grad_matches_a_loop(f, x):
 
 @pytest.mark.parametrize("f", [sum_of_squares_gen, map_two_lists, pairwise_products,
                                rows_of_a_matrix, enumerate_from_one, enumerate_zip,
-                               zip_reversed_pairs])
+                               zip_reversed_pairs, walrus_in_while, star_unpack, list_slices])
 def test_jit_matches_python(f):
     x = M if f is rows_of_a_matrix else X
     with warnings.catch_warnings():

@@ -458,8 +458,9 @@ class FunctionBatcher(BranchBatcher, ListBatcher, LaneLoopBatcher, LoopBatcher):
         prim = primitives.lookup(key)
         if prim is None:
             operands = list(op.args) + [k.value for k in op.keywords] + \
-                [n for n in gast.walk(op.func) if isinstance(n, gast.Name)] \
-                if isinstance(op, gast.Call) else []
+                [n for n in gast.walk(op.func) if isinstance(n, gast.Name)
+                 and self.alias.get(n.id, n.id) in self.env] \
+                if isinstance(op, gast.Call) else []      # a builtin's name has no fact
             if isinstance(op, gast.Call) and not any(
                     is_batched(self.info(a)) for a in operands if isinstance(a, gast.Name)):
                 return op, Val(False, None)      # no operand per lane: one call, as Python

@@ -92,6 +92,13 @@ def getitem(b, op):
         index = Arg(op.slice, b.info(op.slice)) if not isinstance(op.slice, gast.Slice) else None
         if index is not None and index.batched:
             b.cannot("a per-lane index into a list")
+        if index is None:
+            # lst[a:b] is a new list of the same items (its bounds shared by every lane)
+            bounds = [e for e in (op.slice.lower, op.slice.upper, op.slice.step)
+                      if isinstance(e, gast.Name)]
+            if any(is_batched(b.info(e)) for e in bounds):
+                b.cannot_whole("a per-lane slice of a list")
+            return op, b.new_list(x.info.elem)
         return op, x.info.elem if x.info.elem is not None else Val(False, None)
     parts = _parts(b, op.slice)
     rank = _index_rank(x.rank, parts)

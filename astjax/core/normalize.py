@@ -404,11 +404,27 @@ class _Normalizer(FlowLowering, CallResolution):
         if isinstance(target, gast.Name):
             out.append(self.stmt(assign(target.id, value)))
         elif isinstance(target, (gast.Tuple, gast.List)):
-            if any(isinstance(e, gast.Starred) for e in target.elts):
-                self.fail(target, "starred unpacking is not supported")
+            stars = [i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred)]
+            if len(stars) > 1:
+                self.fail(target, "two starred targets in one assignment")
             source = self.to_name(value, out)
+            after = len(target.elts) - stars[0] - 1 if stars else 0
             for i, elt in enumerate(target.elts):
-                item = gast.Subscript(value=source, slice=const(i), ctx=gast.Load())
+                index = const(i)
+                if stars and i > stars[0]:
+                    index = const(i - len(target.elts))        # counted from the end
+                if stars and i == stars[0]:
+                    # first, *rest = seq: rest is a list of the items between
+                    stop = const(-after) if after else const(None)
+                    part = self.emit(out, gast.Subscript(
+                        value=source, slice=gast.Slice(lower=const(i), upper=stop, step=None),
+                        ctx=gast.Load()), "part")
+                    self.assign_to(elt.value, self.emit(out, call("_ax.as_list", [part]),
+                                                        elt.value.id if isinstance(
+                                                            elt.value, gast.Name) else "rest"),
+                                   out)
+                    continue
+                item = gast.Subscript(value=source, slice=index, ctx=gast.Load())
                 if isinstance(elt, gast.Name):
                     out.append(self.stmt(assign(elt.id, item)))
                 else:
@@ -499,6 +515,10 @@ class _Normalizer(FlowLowering, CallResolution):
                              values=[self.atom(v, out) for v in e.values])
         if isinstance(e, gast.JoinedStr):
             return self.fstring(e, out)
+        if isinstance(e, gast.NamedExpr):
+            # (n := value): the assignment where Python makes it, then its name
+            self.assign_to(e.target, self.expr(e.value, out), out)
+            return name(e.target.id)
         what = {gast.Lambda: "lambda", gast.Dict: "a dict display", gast.Set: "a set",
                 gast.GeneratorExp: "a generator expression", gast.DictComp: "a dict comprehension",
                 gast.SetComp: "a set comprehension", gast.NamedExpr: "':='",
