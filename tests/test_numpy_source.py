@@ -10,6 +10,7 @@ from astjax.rules import numpy_source
 X = np.array([0.3, -0.7, 1.1, 0.5])
 BIG = np.array([1.3, 1.7, 2.1, 1.5])        # arccosh's domain
 M = np.arange(12.0).reshape(3, 4) / 7.0 - 0.5
+AT_X1 = np.array([0.0, -0.7, 0.0, 0.0])       # x - AT_X1 has a zero factor at X
 
 
 def cases():
@@ -67,6 +68,9 @@ def cases():
         ("kron_2d", lambda x: np.sum(np.kron(np.outer(x[:2], x[:2]), M[:2, :2])), X),
         ("tensordot", lambda x: np.sum(np.tensordot(np.outer(x, x), np.outer(x, w), 1)), X),
         ("tensordot2", lambda x: np.tensordot(np.outer(x, w), np.outer(w, x), 2), X),
+        ("cumprod", lambda x: np.sum(np.cumprod(x) * w), X),
+        ("cumprod_through_zero", lambda x: np.sum(np.cumprod(x - AT_X1) * w), X),
+        ("cumprod_axis", lambda x: np.sum(np.cumprod(np.outer(x, w), axis=1) ** 2), X),
     ]
 
 
@@ -118,7 +122,8 @@ def test_stand_ins_are_numpys_values():
               (np.repeat, (a, 3, 0)), (np.tile, (v, 2)), (np.tile, (v, (3, 1))),
               (np.tile, (a, (2, 1, 3))), (np.tile, (a, 2)), (np.rot90, (a, 2)),
               (np.cross, (v[:3], v[2:])), (np.inner, (a, a)), (np.gradient, (v, 0.3)),
-              (np.hstack, ([a, a],)), (np.vstack, ([v, v],)), (np.append, (a, a))]
+              (np.hstack, ([a, a],)), (np.vstack, ([v, v],)), (np.append, (a, a)),
+              (np.cumprod, (a,)), (np.cumprod, (a, 0)), (np.cumprod, (np.arange(1, 6, dtype=np.int8),))]
     for library, args in checks:
         ours = numpy_source.STAND_INS[library](*args)
         theirs = library(*args)

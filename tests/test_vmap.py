@@ -871,3 +871,21 @@ def test_vmap_grad_of_a_transpose_read_only_on_a_path_not_taken():
     xs = np.linspace(0.1, 1.2, 12).reshape(2, 3, 2)
     g = astjax.grad(_transpose_on_a_path_not_taken)
     np.testing.assert_allclose(astjax.vmap(g)(xs), np.cos(xs), rtol=1e-12)
+
+
+def test_vmap_if_on_a_list_of_per_lane_items():
+    # a list's truth is its length, the same in every lane (was an internal AttributeError)
+    def pair_products(x):
+        parts = []
+        for i in range(x.shape[0] - 1):
+            parts.append(x[i] * x[i + 1])
+        total = sum(parts) if parts else 0.0
+        if not parts:
+            total = -1.0
+        return total
+
+    batch = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]])
+    np.testing.assert_allclose(astjax.vmap(pair_products)(batch),
+                               [pair_products(row) for row in batch])
+    np.testing.assert_allclose(astjax.vmap(astjax.grad(pair_products))(batch),
+                               [astjax.grad(pair_products)(row) for row in batch])

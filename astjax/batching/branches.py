@@ -67,7 +67,8 @@ class BranchBatcher:
     def if_(self, s):
         var, negated = self.test_of(s.test)
         info = self.env.get(var, SCALAR)
-        if is_batched(info):
+        if is_batched(info) and not isinstance(info, (Lst, Tup)):
+            # a list's truth is its length, which every lane shares (check_list_use)
             return self.select_if(s, var, negated)
         if not (self.masked_loops and self.prog.uses_tape(s)):
             return self.plain_if(s)

@@ -305,6 +305,23 @@ def pad(array, pad_width, mode="constant", constant_values=0):
     return out
 
 
+def cumprod(a, axis=None, dtype=None):
+    # one product per step, left to right, like np.multiply.accumulate: a zero factor needs
+    # no division, and the derivatives follow from the products
+    moved = np.ravel(a) if axis is None else np.moveaxis(np.asarray(a), axis, 0)
+    if dtype is not None:
+        moved = moved.astype(dtype)
+    running = np.prod(moved[:0], axis=0)          # ones, in the dtype np.cumprod accumulates in
+    if dtype is not None:
+        running = running.astype(dtype)
+    rows = []
+    for i in range(moved.shape[0]):
+        running = running * moved[i]
+        rows.append(running)
+    out = np.stack(rows) if rows else moved[:0] * running
+    return out if axis is None else np.moveaxis(out, 0, axis)
+
+
 STAND_INS = {
     np.atleast_1d: atleast_1d, np.atleast_2d: atleast_2d, np.atleast_3d: atleast_3d,
     np.hstack: hstack, np.vstack: vstack, np.column_stack: column_stack, np.append: append,
@@ -314,6 +331,7 @@ STAND_INS = {
     np.gradient: gradient, np.select: select, np.cross: cross, np.inner: inner,
     np.kron: kron, np.tensordot: tensordot, np.fabs: fabs, np.reciprocal: reciprocal,
     np.deg2rad: deg2rad, np.radians: deg2rad, np.rad2deg: rad2deg, np.degrees: rad2deg,
-    np.array_split: array_split, np.dsplit: dsplit, np.rollaxis: rollaxis, np.pad: pad}
+    np.array_split: array_split, np.dsplit: dsplit, np.rollaxis: rollaxis, np.pad: pad,
+    np.cumprod: cumprod}
 for _library, _helper in STAND_INS.items():
     registry.replace_with(_library, _helper)
